@@ -1,0 +1,202 @@
+// Package loader reads policy objects from YAML or JSON (files, directories, test
+// cases) and groups them into one compile input per tenant: what `crmauthz serve`,
+// `validate` and `test` work from when there is no cluster.
+package loader
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/yaml"
+
+	"github.com/crmauthz/crmauthz/api/v1alpha1"
+	"github.com/crmauthz/crmauthz/internal/policy"
+)
+
+// Object is one decoded document.
+type Object struct {
+	// Source says where it came from: file and document number.
+	Source string
+	// Raw is the document as read, for schema validation.
+	Raw *unstructured.Unstructured
+	// Typed is a *v1alpha1.PermissionTemplate, *SalesGroup, *LoginPolicy,
+	// *IPAllowlist or *corev1.ConfigMap.
+	Typed metav1.Object
+}
+
+// Kind is the object's kind.
+func (o Object) Kind() string { return o.Raw.GetKind() }
+
+// Decode reads every document of data (YAML, possibly multi-document, or JSON).
+// Documents of other API groups (a Namespace, a kustomization) are skipped; a crmauthz
+// document that does not decode is an error naming source and document.
+func Decode(data []byte, source string) ([]Object, error) {
+	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+	var out []Object
+	for doc := 1; ; doc++ {
+		chunk, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return out, fmt.Errorf("%s: document %d: %w", source, doc, err)
+		}
+		if len(bytes.TrimSpace(chunk)) == 0 {
+			continue
+		}
+		where := fmt.Sprintf("%s#%d", source, doc)
+		o, err := decodeOne(chunk, where)
+		if err != nil {
+			return out, err
+		}
+		if o != nil {
+			out = append(out, *o)
+		}
+	}
+}
+
+func decodeOne(chunk []byte, where string) (*Object, error) {
+	js, err := yaml.YAMLToJSON(chunk)
+	if err != nil {
+		return nil, fmt.Errorf("%s: not YAML: %w", where, err)
+	}
+	if bytes.Equal(bytes.TrimSpace(js), []byte("null")) {
+		return nil, nil // a document holding only comments
+	}
+	u := &unstructured.Unstructured{}
+	if err := u.UnmarshalJSON(js); err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	gv := u.GetAPIVersion()
+	var typed metav1.Object
+	switch {
+	case gv == v1alpha1.GroupVersion.String():
+		switch u.GetKind() {
+		case policy.KindPermissionTemplate:
+			typed = &v1alpha1.PermissionTemplate{}
+		case policy.KindSalesGroup:
+			typed = &v1alpha1.SalesGroup{}
+		case policy.KindLoginPolicy:
+			typed = &v1alpha1.LoginPolicy{}
+		case policy.KindIPAllowlist:
+			typed = &v1alpha1.IPAllowlist{}
+		default:
+			return nil, fmt.Errorf("%s: unknown kind %q in %s", where, u.GetKind(), gv)
+		}
+	case strings.HasPrefix(gv, v1alpha1.GroupVersion.Group+"/"):
+		return nil, fmt.Errorf("%s: unsupported apiVersion %q (use %s)", where, gv, v1alpha1.GroupVersion)
+	case gv == "v1" && u.GetKind() == "ConfigMap":
+		typed = &corev1.ConfigMap{}
+	default:
+		return nil, nil
+	}
+	if u.GetName() == "" {
+		return nil, fmt.Errorf("%s: metadata.name: required", where)
+	}
+	if err := yaml.UnmarshalStrict(js, typed); err != nil {
+		return nil, fmt.Errorf("%s (%s %s): %w", where, u.GetKind(), u.GetName(), err)
+	}
+	return &Object{Source: where, Raw: u, Typed: typed}, nil
+}
+
+// ReadPaths decodes every .yaml, .yml and .json file under paths (files or
+// directories, recursively; kustomization files are skipped), in path order.
+func ReadPaths(paths ...string) ([]Object, error) {
+	var files []string
+	for _, p := range paths {
+		err := filepath.WalkDir(p, func(path string, d os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() {
+				return nil
+			}
+			switch filepath.Ext(path) {
+			case ".yaml", ".yml", ".json":
+			default:
+				return nil
+			}
+			if base := filepath.Base(path); base == "kustomization.yaml" || base == "kustomization.yml" {
+				return nil
+			}
+			files = append(files, path)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	sort.Strings(files)
+	var out []Object
+	var errs []error
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		objs, err := Decode(data, f)
+		out = append(out, objs...)
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+// Tenants groups objects into one compile input per namespace; objects without a
+// namespace go to defaultNamespace.
+func Tenants(objs []Object, defaultNamespace string) map[string]*policy.Input {
+	out := map[string]*policy.Input{}
+	in := func(ns string) *policy.Input {
+		if ns == "" {
+			ns = defaultNamespace
+		}
+		i, ok := out[ns]
+		if !ok {
+			i = &policy.Input{Tenant: ns, ConfigMaps: map[string]map[string]string{}}
+			out[ns] = i
+		}
+		return i
+	}
+	for _, o := range objs {
+		ns := o.Typed.GetNamespace()
+		switch t := o.Typed.(type) {
+		case *v1alpha1.PermissionTemplate:
+			in(ns).Templates = append(in(ns).Templates, *t)
+		case *v1alpha1.SalesGroup:
+			in(ns).Groups = append(in(ns).Groups, *t)
+		case *v1alpha1.LoginPolicy:
+			in(ns).LoginPolicies = append(in(ns).LoginPolicies, *t)
+		case *v1alpha1.IPAllowlist:
+			in(ns).Allowlists = append(in(ns).Allowlists, *t)
+		case *corev1.ConfigMap:
+			// A ConfigMap alone does not make a tenant known; attach it only where
+			// policy objects exist (below).
+			continue
+		}
+	}
+	for _, o := range objs {
+		if cm, ok := o.Typed.(*corev1.ConfigMap); ok {
+			ns := cm.Namespace
+			if ns == "" {
+				ns = defaultNamespace
+			}
+			if i, ok := out[ns]; ok {
+				i.ConfigMaps[cm.Name] = cm.Data
+			}
+		}
+	}
+	return out
+}

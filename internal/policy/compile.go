@@ -1,0 +1,230 @@
+package policy
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/crmauthz/crmauthz/api/v1alpha1"
+)
+
+// MaxTemplates is the most PermissionTemplates a tenant may have in force.
+const MaxTemplates = 50
+
+// Kind names, as in the API.
+const (
+	KindPermissionTemplate = "PermissionTemplate"
+	KindSalesGroup         = "SalesGroup"
+	KindLoginPolicy        = "LoginPolicy"
+	KindIPAllowlist        = "IPAllowlist"
+)
+
+// Input is everything one tenant's policy is compiled from.
+type Input struct {
+	Tenant        string
+	Templates     []v1alpha1.PermissionTemplate
+	Groups        []v1alpha1.SalesGroup
+	LoginPolicies []v1alpha1.LoginPolicy
+	Allowlists    []v1alpha1.IPAllowlist
+	// ConfigMaps holds the data of the ConfigMaps allowlists reference, by name; a name
+	// absent from the map is a missing ConfigMap.
+	ConfigMaps map[string]map[string]string
+	// Now is the compile time (injected for tests); zero means time.Now().
+	Now time.Time
+}
+
+// ObjectStatus is what compiling found about one object: whether it is in force and
+// the facts its status shows.
+type ObjectStatus struct {
+	Kind       string
+	Name       string
+	Generation int64
+	// InForce: the object is part of the snapshot.
+	InForce bool
+	// Ready, Reason and Message make the object's Ready condition. An object can be in
+	// force and not ready: an allowlist whose proxy list is unreadable fails closed.
+	Ready   bool
+	Reason  string
+	Message string
+	// Conflicts (templates) name the users, groups and roles the template claims but
+	// loses to a template whose name sorts first.
+	Conflicts []string
+	// EffectiveRestrictedFeatures (templates) are the features restricted in effect.
+	EffectiveRestrictedFeatures []string
+	// MemberCount and Depth (sales groups).
+	MemberCount, Depth int32
+	// ProxyEntries (allowlists) is the number of anonymous-proxy entries loaded.
+	ProxyEntries int32
+}
+
+// Report lists the status of every input object, by kind then name.
+type Report struct {
+	Objects []ObjectStatus
+}
+
+// Find returns the status of an object, or nil.
+func (r *Report) Find(kind, name string) *ObjectStatus {
+	for i := range r.Objects {
+		if r.Objects[i].Kind == kind && r.Objects[i].Name == name {
+			return &r.Objects[i]
+		}
+	}
+	return nil
+}
+
+// Rejected returns the objects left out of the snapshot.
+func (r *Report) Rejected() []ObjectStatus {
+	var out []ObjectStatus
+	for _, o := range r.Objects {
+		if !o.InForce {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// compiler carries one compilation's working state.
+type compiler struct {
+	in     Input
+	s      *Snapshot
+	report map[string]*ObjectStatus // kind/name
+	// users under construction, by id
+	userIDs []string
+	ub      map[string]*userBuild
+	// template claims, filled by compileTemplates
+	parsed     []*parsedTemplate
+	userClaim  map[string]int32
+	groupClaim map[int32]int32
+}
+
+type userBuild struct {
+	groups, managed []int32
+}
+
+func key(kind, name string) string { return kind + "/" + name }
+
+// Compile turns one tenant's objects into an immutable snapshot. Objects that do not
+// compile are left out and reported, so the caller can mark them not ready and keep
+// the rest; nothing in the input can make Compile fail as a whole.
+func Compile(in Input) (*Snapshot, *Report) {
+	now := in.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	c := &compiler{
+		in:     in,
+		s:      &Snapshot{Tenant: in.Tenant, CompiledAt: now, userIndex: map[string]int32{}},
+		report: map[string]*ObjectStatus{},
+		ub:     map[string]*userBuild{},
+	}
+	for r := Role(0); r < NumRoles; r++ {
+		c.s.baseline[r] = baselinePolicy(r)
+		c.s.roleClaim[r] = -1
+	}
+	groupIdx := c.compileGroups()
+	c.compileTemplates(groupIdx)
+	c.compileUsers()
+	c.compileAllowlists()
+	c.compileLogin()
+	c.s.Revision = revision(in)
+	return c.s, c.finishReport()
+}
+
+func (c *compiler) status(kind, name string, generation int64) *ObjectStatus {
+	st := &ObjectStatus{Kind: kind, Name: name, Generation: generation, InForce: true, Ready: true, Reason: v1alpha1.ReasonCompiled, Message: "Compiled and enforced"}
+	c.report[key(kind, name)] = st
+	return st
+}
+
+func reject(st *ObjectStatus, reason, msg string) {
+	st.InForce, st.Ready, st.Reason, st.Message = false, false, reason, msg
+}
+
+func (c *compiler) finishReport() *Report {
+	r := &Report{Objects: make([]ObjectStatus, 0, len(c.report))}
+	for _, st := range c.report {
+		r.Objects = append(r.Objects, *st)
+		if st.InForce {
+			c.s.Objects = append(c.s.Objects, ObjectRef{Kind: st.Kind, Name: st.Name, Generation: st.Generation})
+		}
+	}
+	sort.Slice(r.Objects, func(i, j int) bool {
+		a, b := r.Objects[i], r.Objects[j]
+		return a.Kind < b.Kind || (a.Kind == b.Kind && a.Name < b.Name)
+	})
+	sort.Slice(c.s.Objects, func(i, j int) bool {
+		a, b := c.s.Objects[i], c.s.Objects[j]
+		return a.Kind < b.Kind || (a.Kind == b.Kind && a.Name < b.Name)
+	})
+	return r
+}
+
+func (c *compiler) user(id string) *userBuild {
+	u, ok := c.ub[id]
+	if !ok {
+		u = &userBuild{}
+		c.ub[id] = u
+		c.userIDs = append(c.userIDs, id)
+	}
+	return u
+}
+
+// byAge orders objects oldest first, then by name: the deterministic order in which
+// limits (50 templates, one LoginPolicy) keep objects.
+func byAge(at, bt time.Time, an, bn string) bool {
+	if !at.Equal(bt) {
+		return at.Before(bt)
+	}
+	return an < bn
+}
+
+// revision hashes everything the snapshot was compiled from, in a canonical order, so
+// every replica names the same policy the same way.
+func revision(in Input) string {
+	type named struct {
+		Name string
+		Spec any
+	}
+	collect := func(n int, get func(i int) (string, any)) []named {
+		out := make([]named, n)
+		for i := range out {
+			out[i].Name, out[i].Spec = get(i)
+		}
+		sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+		return out
+	}
+	doc := map[string]any{
+		"tenant": in.Tenant,
+		"templates": collect(len(in.Templates), func(i int) (string, any) {
+			return in.Templates[i].Name, in.Templates[i].Spec
+		}),
+		"groups": collect(len(in.Groups), func(i int) (string, any) {
+			return in.Groups[i].Name, in.Groups[i].Spec
+		}),
+		"login": collect(len(in.LoginPolicies), func(i int) (string, any) {
+			return in.LoginPolicies[i].Name, in.LoginPolicies[i].Spec
+		}),
+		"allowlists": collect(len(in.Allowlists), func(i int) (string, any) {
+			return in.Allowlists[i].Name, in.Allowlists[i].Spec
+		}),
+		"configMaps": in.ConfigMaps, // encoding/json sorts map keys
+	}
+	h := sha256.New()
+	if err := json.NewEncoder(h).Encode(doc); err != nil {
+		// Specs are plain data; this cannot happen, but a revision must never collide.
+		fmt.Fprintf(h, "%v", err)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// joinLimited lists up to n names and says how many more there were.
+func joinLimited(names []string, n int) string {
+	if len(names) <= n {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:n], ", "), len(names)-n)
+}

@@ -1,0 +1,165 @@
+package policy
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/crmauthz/crmauthz/api/v1alpha1"
+)
+
+// compileGroups builds the sales-group forest: groups on a parent cycle are left out,
+// a missing parent makes a group a root until the parent appears. It returns the
+// index of every group in force by name.
+func (c *compiler) compileGroups() map[string]int32 {
+	gs := append([]v1alpha1.SalesGroup(nil), c.in.Groups...)
+	sort.Slice(gs, func(i, j int) bool { return gs[i].Name < gs[j].Name })
+
+	byName := map[string]int{}
+	var valid []int
+	statuses := make([]*ObjectStatus, len(gs))
+	for i := range gs {
+		g := &gs[i]
+		st := c.status(KindSalesGroup, g.Name, g.Generation)
+		statuses[i] = st
+		if _, dup := byName[g.Name]; dup {
+			reject(st, v1alpha1.ReasonInvalid, "another SalesGroup has the same name")
+			continue
+		}
+		if err := checkUserIDs("spec.managers", g.Spec.Managers); err != nil {
+			reject(st, v1alpha1.ReasonInvalid, err.Error())
+			continue
+		}
+		if err := checkUserIDs("spec.members", g.Spec.Members); err != nil {
+			reject(st, v1alpha1.ReasonInvalid, err.Error())
+			continue
+		}
+		byName[g.Name] = i
+		valid = append(valid, i)
+	}
+
+	// Find parent cycles: follow each chain, colouring nodes on the current walk.
+	const (
+		unseen = iota
+		walking
+		done
+	)
+	color := make([]int, len(gs))
+	onCycle := make([]bool, len(gs))
+	for _, start := range valid {
+		var path []int
+		i := start
+		for {
+			if color[i] == done {
+				break
+			}
+			if color[i] == walking {
+				// The cycle is the part of the path from i onwards.
+				k := len(path) - 1
+				for path[k] != i {
+					k--
+				}
+				cyc := path[k:]
+				names := make([]string, 0, len(cyc)+1)
+				for _, j := range cyc {
+					names = append(names, gs[j].Name)
+				}
+				names = append(names, gs[i].Name)
+				for _, j := range cyc {
+					onCycle[j] = true
+					reject(statuses[j], v1alpha1.ReasonCycle, "spec.parent: the parent chain loops: "+strings.Join(names, " → "))
+				}
+				break
+			}
+			color[i] = walking
+			path = append(path, i)
+			p, ok := byName[string(gs[i].Spec.Parent)]
+			if gs[i].Spec.Parent == "" || !ok {
+				break
+			}
+			i = p
+		}
+		for _, j := range path {
+			color[j] = done
+		}
+	}
+
+	// Index the groups in force.
+	idx := map[string]int32{}
+	var kept []int
+	for _, i := range valid {
+		if !onCycle[i] {
+			idx[gs[i].Name] = int32(len(kept))
+			kept = append(kept, i)
+		}
+	}
+	c.s.groups = make([]group, len(kept))
+	children := make([][]int32, len(kept))
+	var roots []int32
+	for gi, i := range kept {
+		g := &gs[i]
+		c.s.groups[gi] = group{name: g.Name, parent: -1}
+		parent := string(g.Spec.Parent)
+		if p, ok := idx[parent]; ok && parent != "" {
+			c.s.groups[gi].parent = p
+			children[p] = append(children[p], int32(gi))
+			continue
+		}
+		if parent != "" {
+			statuses[i].Message = fmt.Sprintf("Compiled and enforced; parent %q is not in force, so the group is a root for now", parent)
+		}
+		roots = append(roots, int32(gi))
+	}
+
+	// Number the forest depth-first (children in name order): a group's subtree is then
+	// the interval [in, out], which makes "below a managed group" one comparison.
+	counter := int32(0)
+	var visit func(g, depth int32)
+	visit = func(g, depth int32) {
+		c.s.groups[g].in, c.s.groups[g].depth = counter, depth
+		counter++
+		for _, ch := range children[g] {
+			visit(ch, depth+1)
+		}
+		c.s.groups[g].out = counter - 1
+	}
+	for _, r := range roots {
+		visit(r, 1)
+	}
+
+	for gi, i := range kept {
+		g := &gs[i]
+		seen := map[string]bool{}
+		for _, m := range g.Spec.Managers {
+			u := c.user(string(m))
+			u.managed = appendUnique(u.managed, int32(gi))
+			u.groups = appendUnique(u.groups, int32(gi))
+			seen[string(m)] = true
+		}
+		for _, m := range g.Spec.Members {
+			c.user(string(m)).groups = appendUnique(c.user(string(m)).groups, int32(gi))
+			seen[string(m)] = true
+		}
+		statuses[i].MemberCount = int32(len(seen))
+		statuses[i].Depth = c.s.groups[gi].depth
+	}
+	return idx
+}
+
+func appendUnique(s []int32, v int32) []int32 {
+	for _, x := range s {
+		if x == v {
+			return s
+		}
+	}
+	return append(s, v)
+}
+
+func checkUserIDs(path string, ids []v1alpha1.UserID) error {
+	for i, id := range ids {
+		if id == "" {
+			return fmt.Errorf("%s[%d]: a user id may not be empty", path, i)
+		}
+	}
+	return nil
+}

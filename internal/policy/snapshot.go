@@ -1,0 +1,310 @@
+package policy
+
+import (
+	"net/netip"
+	"sort"
+	"time"
+)
+
+// Snapshot is one tenant's compiled policy: everything a decision needs, laid out for
+// lookups that neither lock nor allocate. It is immutable once Compile returns it;
+// nothing may write to it or to the slices it hands out.
+type Snapshot struct {
+	// Tenant is the namespace the policy belongs to.
+	Tenant string
+	// Revision identifies the policy: a hash of every object and list it was compiled
+	// from, the same on every replica.
+	Revision string
+	// CompiledAt is when the snapshot was built.
+	CompiledAt time.Time
+	// Objects are the objects in force, with the generation of each.
+	Objects []ObjectRef
+
+	userIndex map[string]int32
+	users     []user
+	groups    []group
+	// lists holds the owner lists users reach (Team scope) and see (user pickers);
+	// users point into it by index so that most share their group's list.
+	lists      [][]string
+	groupPool  []int32 // users' direct groups then managed groups, by offset
+	templates  []template
+	policies   []*Policy // [template*NumRoles + role], nil where the template cannot apply
+	baseline   [NumRoles]*Policy
+	roleClaim  [NumRoles]int32 // template claiming each role, -1 if none
+	ip         [NumIPChannels][NumRoles]*IPSet
+	proxies    [NumIPChannels]proxyRule
+	Login      LoginPolicy
+	numMembers int
+}
+
+// ObjectRef names an object in force and the generation compiled.
+type ObjectRef struct {
+	Kind       string `json:"kind"`
+	Name       string `json:"name"`
+	Generation int64  `json:"generation"`
+}
+
+type user struct {
+	groupsOff  uint32 // offset into groupPool: direct groups, then managed groups
+	numGroups  uint16
+	numManaged uint16
+	tmplUser   int32 // template naming the user, -1 if none
+	tmplGroup  int32 // template naming one of the user's groups, -1 if none
+	team       int32 // index into lists: owners within Team scope; -1: only the user
+	visible    int32 // index into lists: users seen with SalesGroupUsers; -1: only the user
+}
+
+type group struct {
+	name    string
+	parent  int32 // -1 for a root
+	depth   int32
+	in, out int32 // DFS entry/exit order: g is below m iff m.in <= g.in <= m.out
+}
+
+type template struct {
+	name string
+}
+
+// Policy is the effective permissions of one template for one role (or of a role's
+// baseline): the template's settings over the baseline, with view caps applied.
+type Policy struct {
+	// Template is the governing template's name; "" for a baseline.
+	Template   string
+	Entities   [NumEntities]EntityPolicy
+	Restricted Features
+	// SalesGroupUsers narrows user pickers to the user's managed groups.
+	SalesGroupUsers bool
+	// All means every action is allowed (SuperAdmin).
+	All bool
+}
+
+// EntityPolicy is the effective policy for one entity.
+type EntityPolicy struct {
+	Perms       [NumRecordActions]Perm
+	Masked      *StrSet
+	OwnerOnly   *StrSet
+	HiddenTypes *StrSet
+}
+
+// Perm is one effective permission.
+type Perm struct {
+	// Scope is how far the action reaches; ScopeNone means access None.
+	Scope Scope
+	// BulkDeny refuses the action as a bulk operation.
+	BulkDeny bool
+	// Partial marks Partial access (fields hidden or not settable).
+	Partial bool
+	// Fields are withheld: hidden from view, or not settable on create and edit
+	// (including every field hidden from view).
+	Fields *StrSet
+}
+
+// StrSet is a sorted set of strings; a nil *StrSet is empty.
+type StrSet struct{ items []string }
+
+func newStrSet[S ~string](items []S) *StrSet {
+	if len(items) == 0 {
+		return nil
+	}
+	out := make([]string, 0, len(items))
+	for _, s := range items {
+		out = append(out, string(s))
+	}
+	sort.Strings(out)
+	out = dedupSorted(out)
+	return &StrSet{items: out}
+}
+
+// Has says whether s is in the set, without allocating.
+func (s *StrSet) Has(x string) bool {
+	if s == nil {
+		return false
+	}
+	items := s.items
+	if len(items) <= 8 {
+		for _, it := range items {
+			if it == x {
+				return true
+			}
+		}
+		return false
+	}
+	lo, hi := 0, len(items)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if items[m] < x {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo < len(items) && items[lo] == x
+}
+
+// Items returns the sorted members; callers must not modify them.
+func (s *StrSet) Items() []string {
+	if s == nil {
+		return nil
+	}
+	return s.items
+}
+
+// Len is the number of members.
+func (s *StrSet) Len() int {
+	if s == nil {
+		return 0
+	}
+	return len(s.items)
+}
+
+func union(a, b *StrSet) *StrSet {
+	if a.Len() == 0 {
+		return b
+	}
+	if b.Len() == 0 {
+		return a
+	}
+	return newStrSet(append(append([]string(nil), a.items...), b.items...))
+}
+
+func dedupSorted(s []string) []string {
+	if len(s) < 2 {
+		return s
+	}
+	out := s[:1]
+	for _, x := range s[1:] {
+		if x != out[len(out)-1] {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+type proxyRule struct {
+	set *IPSet
+	// failClosed: a referenced list is missing or unreadable, so every address is
+	// refused on this channel.
+	failClosed bool
+	// source names the allowlist whose list matched or failed, for messages.
+	sources []string
+}
+
+// Governing returns the policy that governs user with role, following SPEC §2.1:
+// SuperAdmin gets everything; else the template naming the user; else one naming a
+// sales group the user directly belongs to; else one naming the role; else the role
+// baseline. It neither locks nor allocates.
+func (s *Snapshot) Governing(userID string, role Role) *Policy {
+	if role == RoleSuperAdmin {
+		return s.baseline[RoleSuperAdmin]
+	}
+	if i, ok := s.userIndex[userID]; ok {
+		u := &s.users[i]
+		if u.tmplUser >= 0 {
+			return s.policyFor(u.tmplUser, role)
+		}
+		if u.tmplGroup >= 0 {
+			return s.policyFor(u.tmplGroup, role)
+		}
+	}
+	if t := s.roleClaim[role]; t >= 0 {
+		return s.policyFor(t, role)
+	}
+	return s.baseline[role]
+}
+
+func (s *Snapshot) policyFor(t int32, role Role) *Policy {
+	if p := s.policies[int(t)*int(NumRoles)+int(role)]; p != nil {
+		return p
+	}
+	return s.baseline[role]
+}
+
+// InTeam says whether owner's records are within asker's Team scope (SPEC §3.3, the
+// group part): owner is a member or manager of a group asker belongs to, or of a group
+// at or below one asker manages.
+func (s *Snapshot) InTeam(asker, owner string) bool {
+	ai, ok := s.userIndex[asker]
+	if !ok {
+		return false
+	}
+	oi, ok := s.userIndex[owner]
+	if !ok {
+		return false
+	}
+	a, o := &s.users[ai], &s.users[oi]
+	aGroups := s.groupPool[a.groupsOff : a.groupsOff+uint32(a.numGroups)]
+	aManaged := s.groupPool[a.groupsOff+uint32(a.numGroups) : a.groupsOff+uint32(a.numGroups)+uint32(a.numManaged)]
+	for _, g := range s.groupPool[o.groupsOff : o.groupsOff+uint32(o.numGroups)] {
+		for _, h := range aGroups {
+			if g == h {
+				return true
+			}
+		}
+		in := s.groups[g].in
+		for _, m := range aManaged {
+			if s.groups[m].in <= in && in <= s.groups[m].out {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// TeamOwners returns the sorted owners whose records are within user's Team scope,
+// the user included. The slice is shared: callers must not modify it. ok is false when
+// the user is in no group (the team is the user alone).
+func (s *Snapshot) TeamOwners(userID string) (owners []string, ok bool) {
+	return s.userList(userID, func(u *user) int32 { return u.team })
+}
+
+// VisibleUsers returns the sorted users that user sees in pickers under
+// SalesGroupUsers: everyone in the groups they manage and below, themself included.
+// ok is false when the user manages no group (they see only themself).
+func (s *Snapshot) VisibleUsers(userID string) (users []string, ok bool) {
+	return s.userList(userID, func(u *user) int32 { return u.visible })
+}
+
+func (s *Snapshot) userList(userID string, which func(*user) int32) ([]string, bool) {
+	i, ok := s.userIndex[userID]
+	if !ok {
+		return nil, false
+	}
+	l := which(&s.users[i])
+	if l < 0 {
+		return nil, false
+	}
+	return s.lists[l], true
+}
+
+// IPAllowed reports whether addr may be used on channel by role under the tenant's
+// allowlists: true when no allowlist applies.
+func (s *Snapshot) IPAllowed(ch IPChannel, role Role, addr netip.Addr) bool {
+	set := s.ip[ch][role]
+	return set == nil || set.Contains(addr)
+}
+
+// IPRestricted says whether any allowlist applies to channel and role.
+func (s *Snapshot) IPRestricted(ch IPChannel, role Role) bool { return s.ip[ch][role] != nil }
+
+// AnonymousProxy reports whether addr is refused on channel as an anonymous proxy,
+// and the allowlist(s) whose rule refused it. A list that could not be read refuses
+// every address.
+func (s *Snapshot) AnonymousProxy(ch IPChannel, addr netip.Addr) (bool, []string) {
+	r := &s.proxies[ch]
+	if r.failClosed {
+		return true, r.sources
+	}
+	if r.set != nil && r.set.Contains(addr) {
+		return true, r.sources
+	}
+	return false, nil
+}
+
+// Users is the number of distinct users the snapshot knows (in groups or templates).
+func (s *Snapshot) Users() int { return len(s.users) }
+
+// Groups is the number of sales groups in force.
+func (s *Snapshot) Groups() int { return len(s.groups) }
+
+// Templates is the number of templates in force.
+func (s *Snapshot) Templates() int { return len(s.templates) }

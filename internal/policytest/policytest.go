@@ -1,0 +1,350 @@
+// Package policytest runs policy test suites: YAML files holding policy objects and
+// requests with the answers wanted, decided offline through the same service layer as
+// the HTTP API. The engine's decision cases and `crmauthz test` both use it.
+package policytest
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/crmauthz/crmauthz/internal/loader"
+	"github.com/crmauthz/crmauthz/internal/policy"
+	"github.com/crmauthz/crmauthz/internal/service"
+)
+
+// Suite is one test file.
+type Suite struct {
+	// Name describes the suite.
+	Name string `json:"name"`
+	// Tenant is the namespace of objects without one and of requests without a
+	// tenant; default "acme".
+	Tenant string `json:"tenant,omitempty"`
+	// Now is the clock for compiling, logins, sessions and passwords; default
+	// 2026-11-22T12:00:00Z.
+	Now string `json:"now,omitempty"`
+	// PolicyFiles are files or directories of objects, relative to the suite file.
+	PolicyFiles []string `json:"policyFiles,omitempty"`
+	// Policy are objects written in the suite itself.
+	Policy []json.RawMessage `json:"policy,omitempty"`
+	// WantStatus maps "Kind/name" to the compile status wanted (a subset).
+	WantStatus map[string]map[string]any `json:"wantStatus,omitempty"`
+	Cases      []Case                    `json:"cases"`
+}
+
+// Case is one request and the answer wanted. Exactly one request field is set.
+type Case struct {
+	Name     string         `json:"name"`
+	Check    map[string]any `json:"check,omitempty"`
+	Checks   map[string]any `json:"checks,omitempty"`
+	Filter   map[string]any `json:"filter,omitempty"`
+	Visible  map[string]any `json:"visible,omitempty"`
+	Login    map[string]any `json:"login,omitempty"`
+	Session  map[string]any `json:"session,omitempty"`
+	Password map[string]any `json:"password,omitempty"`
+	// Want is compared with the response as a subset: every key given must match;
+	// arrays must match element by element.
+	Want map[string]any `json:"want,omitempty"`
+	// WantError is a part of the message of the 400 error wanted.
+	WantError string `json:"wantError,omitempty"`
+}
+
+// Result is the outcome of one case (or of a suite-level check, Case "").
+type Result struct {
+	File string
+	Case string
+	// Kind is the request kind (check, filter, ...); "" for suite-level checks.
+	Kind string
+	Err  error
+	// Reason is the decision's reason, when there was one.
+	Reason string
+}
+
+// Passed says whether the case passed.
+func (r Result) Passed() bool { return r.Err == nil }
+
+// DefaultNow is the clock suites run at unless they say otherwise.
+const DefaultNow = "2026-11-22T12:00:00Z"
+
+// RunPaths runs every suite file (*.yaml, *.yml) under paths, in path order.
+func RunPaths(paths ...string) ([]Result, error) {
+	var files []string
+	for _, p := range paths {
+		err := filepath.WalkDir(p, func(path string, d os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if !d.IsDir() && (strings.HasSuffix(path, ".yaml") || strings.HasSuffix(path, ".yml")) {
+				files = append(files, path)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	sort.Strings(files)
+	var out []Result
+	for _, f := range files {
+		rs, err := RunFile(f)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, rs...)
+	}
+	return out, nil
+}
+
+// RunFile runs one suite file. An error means the suite itself could not be run.
+func RunFile(path string) ([]Result, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var s Suite
+	if err := yaml.UnmarshalStrict(data, &s); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return s.Run(path)
+}
+
+type staticTenants map[string]*policy.Snapshot
+
+func (t staticTenants) Snapshot(tenant string) *policy.Snapshot { return t[tenant] }
+func (staticTenants) Ready() bool                               { return true }
+
+// Run compiles the suite's policy and runs its cases; file names results.
+func (s *Suite) Run(file string) ([]Result, error) {
+	if s.Tenant == "" {
+		s.Tenant = "acme"
+	}
+	if s.Now == "" {
+		s.Now = DefaultNow
+	}
+	now, err := time.Parse(time.RFC3339, s.Now)
+	if err != nil {
+		return nil, fmt.Errorf("%s: now: %w", file, err)
+	}
+	objs, err := s.objects(file)
+	if err != nil {
+		return nil, err
+	}
+	tenants := staticTenants{}
+	var reports = map[string]*policy.Report{}
+	for ns, in := range loader.Tenants(objs, s.Tenant) {
+		in.Now = now
+		snap, rep := policy.Compile(*in)
+		tenants[ns], reports[ns] = snap, rep
+	}
+	var results []Result
+	for key, want := range s.WantStatus {
+		results = append(results, checkStatus(file, key, want, reports[s.Tenant]))
+	}
+	sort.Slice(results, func(i, j int) bool { return results[i].Case < results[j].Case })
+	svc := service.New(tenants, func() time.Time { return now })
+	for i := range s.Cases {
+		results = append(results, s.runCase(file, svc, &s.Cases[i]))
+	}
+	return results, nil
+}
+
+func (s *Suite) objects(file string) ([]loader.Object, error) {
+	var paths []string
+	for _, p := range s.PolicyFiles {
+		paths = append(paths, filepath.Join(filepath.Dir(file), p))
+	}
+	objs, err := loader.ReadPaths(paths...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: policyFiles: %w", file, err)
+	}
+	for i, raw := range s.Policy {
+		o, err := loader.Decode(raw, fmt.Sprintf("%s: policy[%d]", file, i))
+		if err != nil {
+			return nil, err
+		}
+		objs = append(objs, o...)
+	}
+	return objs, nil
+}
+
+func checkStatus(file, key string, want map[string]any, rep *policy.Report) Result {
+	r := Result{File: file, Case: "status of " + key}
+	kind, name, _ := strings.Cut(key, "/")
+	var st *policy.ObjectStatus
+	if rep != nil {
+		st = rep.Find(kind, name)
+	}
+	if st == nil {
+		r.Err = fmt.Errorf("no object %s in the tenant", key)
+		return r
+	}
+	got := map[string]any{
+		"inForce": st.InForce, "ready": st.Ready, "reason": st.Reason, "message": st.Message,
+		"conflicts": st.Conflicts, "effectiveRestrictedFeatures": st.EffectiveRestrictedFeatures,
+		"memberCount": st.MemberCount, "depth": st.Depth, "proxyEntries": st.ProxyEntries,
+	}
+	r.Err = match(want, normalise(got), "")
+	return r
+}
+
+func (s *Suite) runCase(file string, svc *service.Service, c *Case) Result {
+	res := Result{File: file, Case: c.Name}
+	type call struct {
+		kind string
+		req  map[string]any
+		run  func([]byte) (any, error)
+	}
+	calls := []call{
+		{"check", c.Check, func(b []byte) (any, error) {
+			var q service.CheckRequest
+			if err := service.Decode(b, &q); err != nil {
+				return nil, err
+			}
+			resp, _, err := svc.Check(&q)
+			return resp, err
+		}},
+		{"checks", c.Checks, func(b []byte) (any, error) {
+			var q service.BatchRequest
+			if err := service.Decode(b, &q); err != nil {
+				return nil, err
+			}
+			resp, _, err := svc.Checks(&q)
+			return resp, err
+		}},
+		{"filter", c.Filter, decodeAnd(svc.Filter)},
+		{"visible", c.Visible, decodeAnd(svc.Visible)},
+		{"login", c.Login, decodeAnd(svc.Login)},
+		{"session", c.Session, decodeAnd(svc.Session)},
+		{"password", c.Password, decodeAnd(svc.Password)},
+	}
+	var chosen []call
+	for _, cl := range calls {
+		if cl.req != nil {
+			chosen = append(chosen, cl)
+		}
+	}
+	if len(chosen) != 1 {
+		res.Err = fmt.Errorf("a case needs exactly one of check, checks, filter, visible, login, session, password (has %d)", len(chosen))
+		return res
+	}
+	cl := chosen[0]
+	res.Kind = cl.kind
+	if _, ok := cl.req["tenant"]; !ok {
+		cl.req["tenant"] = s.Tenant
+	}
+	body, err := json.Marshal(cl.req)
+	if err != nil {
+		res.Err = err
+		return res
+	}
+	resp, err := cl.run(body)
+	if c.WantError != "" {
+		switch {
+		case err == nil:
+			res.Err = fmt.Errorf("wanted an error containing %q, got a decision", c.WantError)
+		case !strings.Contains(err.Error(), c.WantError):
+			res.Err = fmt.Errorf("wanted an error containing %q, got %q", c.WantError, err.Error())
+		}
+		return res
+	}
+	if err != nil {
+		res.Err = fmt.Errorf("request refused: %w", err)
+		return res
+	}
+	var got map[string]any
+	b, _ := json.Marshal(resp)
+	if err := json.Unmarshal(b, &got); err != nil {
+		res.Err = err
+		return res
+	}
+	if r, ok := got["reason"].(string); ok {
+		res.Reason = r
+	}
+	if c.Want == nil {
+		res.Err = errors.New("the case has no want")
+		return res
+	}
+	res.Err = match(normalise(c.Want).(map[string]any), got, "")
+	return res
+}
+
+func decodeAnd[Q any, R any](f func(*Q) (R, error)) func([]byte) (any, error) {
+	return func(b []byte) (any, error) {
+		var q Q
+		if err := service.Decode(b, &q); err != nil {
+			return nil, err
+		}
+		return f(&q)
+	}
+}
+
+// normalise round-trips a value through JSON so numbers and lists compare alike.
+func normalise(v any) any {
+	b, _ := json.Marshal(v)
+	var out any
+	_ = json.Unmarshal(b, &out)
+	return out
+}
+
+// match compares want with got: maps as subsets, arrays element by element.
+func match(want, got any, path string) error {
+	switch w := want.(type) {
+	case map[string]any:
+		g, ok := got.(map[string]any)
+		if !ok {
+			return fmt.Errorf("%s: want an object, got %s", name(path), show(got))
+		}
+		keys := make([]string, 0, len(w))
+		for k := range w {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			gv, present := g[k]
+			if !present && w[k] != nil {
+				if arr, ok := w[k].([]any); ok && len(arr) == 0 {
+					continue // omitted empty list
+				}
+				return fmt.Errorf("%s: missing (want %s)", name(path+"."+k), show(w[k]))
+			}
+			if err := match(w[k], gv, path+"."+k); err != nil {
+				return err
+			}
+		}
+		return nil
+	case []any:
+		g, _ := got.([]any)
+		if len(g) != len(w) {
+			return fmt.Errorf("%s: want %s, got %s", name(path), show(w), show(got))
+		}
+		for i := range w {
+			if err := match(w[i], g[i], fmt.Sprintf("%s[%d]", path, i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	default:
+		if want == nil && (got == nil || reflect.DeepEqual(got, []any{})) {
+			return nil
+		}
+		if !reflect.DeepEqual(want, got) {
+			return fmt.Errorf("%s: want %s, got %s", name(path), show(want), show(got))
+		}
+		return nil
+	}
+}
+
+func name(path string) string { return strings.TrimPrefix(path, ".") }
+
+func show(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}

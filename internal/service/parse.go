@@ -1,0 +1,198 @@
+package service
+
+import (
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/crmauthz/crmauthz/internal/engine"
+	"github.com/crmauthz/crmauthz/internal/policy"
+)
+
+// Limits on what one request may carry.
+const (
+	MaxBatch      = 100  // checks in POST /v1/checks
+	MaxListItems  = 1000 // fields, emptyFields, sharedWith
+	MaxNameLength = 256  // ids, names, types
+)
+
+var (
+	roleList    = "SuperAdmin, Administrator, SalesManager, SalesUser, MarketingUser"
+	actionList  = "view, create, edit, delete, export, import, reassign, markComplete, access"
+	entityList  = "leads, opportunities, accounts, activities, tasks, users"
+	channelList = "UI, API, Mobile"
+)
+
+func parseName(field, v string, required bool) error {
+	if v == "" && required {
+		return invalid(field, "required")
+	}
+	if len(v) > MaxNameLength {
+		return invalid(field, "longer than %d characters", MaxNameLength)
+	}
+	return nil
+}
+
+func parseList(field string, vs []string) error {
+	if len(vs) > MaxListItems {
+		return invalid(field, "more than %d items", MaxListItems)
+	}
+	for i, v := range vs {
+		if len(v) > MaxNameLength {
+			return invalid(field+"["+itoa(i)+"]", "longer than %d characters", MaxNameLength)
+		}
+	}
+	return nil
+}
+
+func parseSubject(prefix string, s Subject) (string, policy.Role, error) {
+	if err := parseName(prefix+"subject.user", s.User, true); err != nil {
+		return "", 0, err
+	}
+	if s.Role == "" {
+		return "", 0, invalid(prefix+"subject.role", "required (one of %s)", roleList)
+	}
+	r, ok := policy.ParseRole(s.Role)
+	if !ok {
+		return "", 0, invalid(prefix+"subject.role", "unknown role %q (one of %s)", s.Role, roleList)
+	}
+	return s.User, r, nil
+}
+
+func parseIP(field, s string) (netip.Addr, error) {
+	if s == "" {
+		return netip.Addr{}, nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.Zone() != "" {
+		return netip.Addr{}, invalid(field, "%q is not an IPv4 or IPv6 address", s)
+	}
+	return a.Unmap(), nil
+}
+
+func parseContext(c Context) (netip.Addr, policy.Channel, error) {
+	ch, ok := policy.ParseChannel(c.Channel)
+	if !ok {
+		return netip.Addr{}, 0, invalid("context.channel", "unknown channel %q (one of %s)", c.Channel, channelList)
+	}
+	ip, err := parseIP("context.ip", c.IP)
+	return ip, ch, err
+}
+
+func parseTime(field, s string, required bool) (time.Time, error) {
+	if s == "" {
+		if required {
+			return time.Time{}, invalid(field, "required (an RFC 3339 timestamp)")
+		}
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, invalid(field, "%q is not an RFC 3339 timestamp such as 2026-11-22T10:00:00Z", s)
+	}
+	return t, nil
+}
+
+func parseTenant(t string) error { return parseName("tenant", t, true) }
+
+// parseItem fills r from one check's action, resource and field lists; prefix is ""
+// for /v1/check and "checks[i]." in a batch, so errors name the exact field.
+func parseItem(prefix string, it *BatchItem, r *engine.Request) error {
+	if it.Action == "" {
+		return invalid(prefix+"action", "required (one of %s)", actionList)
+	}
+	a, ok := policy.ParseAction(it.Action)
+	if !ok {
+		return invalid(prefix+"action", "unknown action %q (one of %s)", it.Action, actionList)
+	}
+	r.Action = a
+	res := &it.Resource
+	if a == policy.ActionAccess {
+		if res.Feature == "" {
+			return invalid(prefix+"resource.feature", "required with action access")
+		}
+		f, ok := policy.ParseFeature(res.Feature)
+		if !ok {
+			return invalid(prefix+"resource.feature", "unknown feature %q", res.Feature)
+		}
+		r.Feature = f
+	} else {
+		if res.Entity == "" {
+			return invalid(prefix+"resource.entity", "required (one of %s)", entityList)
+		}
+		e, ok := policy.ParseEntity(res.Entity)
+		if !ok {
+			return invalid(prefix+"resource.entity", "unknown entity %q (one of %s)", res.Entity, entityList)
+		}
+		if !e.Accepts(a) {
+			return invalid(prefix+"action", "entity %s has no action %s (it accepts %s)", e, a, accepted(e))
+		}
+		r.Entity = e
+		if res.Feature != "" {
+			return invalid(prefix+"resource.feature", "only used with action access")
+		}
+	}
+	for _, f := range []struct {
+		name, v string
+	}{{"resource.id", res.ID}, {"resource.owner", res.Owner}, {"resource.type", res.Type}} {
+		if err := parseName(prefix+f.name, f.v, false); err != nil {
+			return err
+		}
+	}
+	for _, l := range []struct {
+		name string
+		v    []string
+	}{{"resource.sharedWith", res.SharedWith}, {"fields", it.Fields}, {"emptyFields", it.EmptyFields}} {
+		if err := parseList(prefix+l.name, l.v); err != nil {
+			return err
+		}
+	}
+	if it.Bulk && a != policy.ActionCreate && a != policy.ActionEdit && a != policy.ActionDelete {
+		return invalid(prefix+"bulk", "only create, edit and delete can be bulk operations")
+	}
+	r.Owner, r.SharedWith, r.Type = res.Owner, res.SharedWith, res.Type
+	r.Fields, r.EmptyFields, r.Bulk, r.Explain = it.Fields, it.EmptyFields, it.Bulk, it.Explain
+	return nil
+}
+
+func accepted(e policy.Entity) string {
+	var out []string
+	for a := policy.Action(0); a < policy.NumRecordActions; a++ {
+		if e.Accepts(a) {
+			out = append(out, a.String())
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+// ParseCheck turns a /v1/check body into an engine request.
+func ParseCheck(q *CheckRequest, r *engine.Request) error {
+	if err := parseTenant(q.Tenant); err != nil {
+		return err
+	}
+	user, role, err := parseSubject("", q.Subject)
+	if err != nil {
+		return err
+	}
+	ip, ch, err := parseContext(q.Context)
+	if err != nil {
+		return err
+	}
+	*r = engine.Request{User: user, Role: role, IP: ip, Channel: ch}
+	it := BatchItem{Action: q.Action, Resource: q.Resource, Fields: q.Fields, EmptyFields: q.EmptyFields, Bulk: q.Bulk, Explain: q.Explain}
+	return parseItem("", &it, r)
+}
+
+func itoa(i int) string {
+	if i == 0 {
+		return "0"
+	}
+	var b [20]byte
+	n := len(b)
+	for i > 0 {
+		n--
+		b[n] = byte('0' + i%10)
+		i /= 10
+	}
+	return string(b[n:])
+}
