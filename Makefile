@@ -6,6 +6,8 @@ SHELL := /usr/bin/env bash -o pipefail
 LOCALBIN ?= $(CURDIR)/bin
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
+BENCHSTAT ?= $(LOCALBIN)/benchstat
+BENCHSTAT_VERSION ?= v0.0.0-20260908200009-22c9c6c9d4da
 # The envtest control plane (kube-apiserver, etcd) is built from Go modules by
 # hack/envtest-bins.sh into a versioned cache outside the clone; bin/k8s links to it.
 ENVTEST_K8S_VERSION ?= 1.36.3
@@ -51,6 +53,23 @@ verify: manifests generate ## Fail when generated files or formatting are stale.
 test: manifests generate fmt vet envtest ## Build the control plane if missing, generate, and run every test.
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test $(GO_TEST_FLAGS) ./...
 
+# Every fuzz target, as package:Target; `make fuzz FUZZTIME=60s` runs each in turn.
+FUZZ_TARGETS ?= ./internal/policy:FuzzCompile ./internal/service:FuzzCheck ./internal/service:FuzzChecks \
+	./internal/service:FuzzFilter ./internal/service:FuzzVisible ./internal/service:FuzzLogin \
+	./internal/service:FuzzSession ./internal/service:FuzzPassword
+FUZZTIME ?= 30s
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZTIME each (new crashers land in testdata/fuzz).
+	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
+	  echo "== $$fn ($$pkg, $(FUZZTIME))"; \
+	  go test $$pkg -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) || exit 1; done
+
+.PHONY: bench-engine
+bench-engine: benchstat ## Engine benchmarks on SPEC §6's tenant, 10 runs, summarised (medians) by benchstat.
+	go test ./internal/engine/ -run '^$$' -bench . -benchmem -count 10 | tee $(LOCALBIN)/bench-engine.txt
+	$(BENCHSTAT) $(LOCALBIN)/bench-engine.txt
+
 ##@ Build
 
 .PHONY: build
@@ -65,6 +84,11 @@ $(LOCALBIN):
 .PHONY: envtest
 envtest: $(LOCALBIN) ## Build kube-apiserver and etcd for envtest if missing (cached outside the clone).
 	@assets=$$(KUBE_VERSION=$(ENVTEST_K8S_VERSION) ETCD_VERSION=$(ENVTEST_ETCD_VERSION) hack/envtest-bins.sh) && ln -sfn "$$assets" $(ENVTEST_ASSETS)
+
+.PHONY: benchstat
+benchstat: $(BENCHSTAT) ## Install benchstat into bin/.
+$(BENCHSTAT): $(LOCALBIN)
+	$(call go-install-tool,$(BENCHSTAT),golang.org/x/perf/cmd/benchstat,$(BENCHSTAT_VERSION))
 
 .PHONY: controller-gen
 controller-gen: $(CONTROLLER_GEN) ## Install controller-gen into bin/.

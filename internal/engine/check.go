@@ -133,15 +133,15 @@ func Check(s *policy.Snapshot, r *Request, d *Decision) {
 	d.Scope = perm.Scope
 	if perm.Scope == policy.ScopeNone {
 		d.deny(ActionDenied)
-		d.trace(r, "permission", "None", r.Entity.String()+"."+r.Action.String())
+		d.traceAction(r)
 		return
 	}
 	if !inScope(s, perm.Scope, r) {
 		d.deny(OutOfScope)
-		d.trace(r, "scope", "out of scope", "permission reaches "+perm.Scope.String())
+		d.traceScope(r, "out of scope", perm.Scope)
 		return
 	}
-	d.trace(r, "scope", "in scope", "permission reaches "+perm.Scope.String())
+	d.traceScope(r, "in scope", perm.Scope)
 	if r.Bulk && perm.BulkDeny {
 		d.deny(BulkDenied)
 		d.trace(r, "bulk", "denied", "")

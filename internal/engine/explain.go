@@ -15,6 +15,20 @@ func (d *Decision) trace(r *Request, step, outcome, detail string) {
 	}
 }
 
+// traceScope and traceAction build their detail only when explaining: a check that
+// does not explain must not allocate.
+func (d *Decision) traceScope(r *Request, outcome string, scope policy.Scope) {
+	if r.Explain {
+		d.Trace = append(d.Trace, Step{Step: "scope", Outcome: outcome, Detail: "permission reaches " + scope.String()})
+	}
+}
+
+func (d *Decision) traceAction(r *Request) {
+	if r.Explain {
+		d.Trace = append(d.Trace, Step{Step: "permission", Outcome: "None", Detail: r.Entity.String() + "." + r.Action.String()})
+	}
+}
+
 func (d *Decision) traceGoverning(r *Request, p *policy.Policy) {
 	d.Trace = append(d.Trace, Step{Step: "tenant", Outcome: "known"})
 	switch {

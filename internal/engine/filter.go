@@ -28,17 +28,16 @@ type FilterRequest struct {
 // FilterResult is a query plan: with Conditional, the CRM selects records whose owner
 // is in Owners, or (when SharedWith is set) that are shared with SharedWith; records of
 // HiddenTypes are left out, HiddenFields hidden and MaskedFields masked. Its slices
-// point into the snapshot (or into the result itself) and must not be modified.
+// point into the snapshot and must not be modified.
 type FilterResult struct {
 	Kind         FilterKind
 	Reason       Reason // why None; Allowed otherwise
 	Template     string
-	Owners       []string
+	Owners       policy.UserList
 	SharedWith   string
 	HiddenFields []string
 	MaskedFields []string
 	HiddenTypes  []string
-	self         [1]string
 }
 
 // Filter turns the user's permission for action on entity into a query plan (SPEC
@@ -79,14 +78,9 @@ func Filter(s *policy.Snapshot, r *FilterRequest, out *FilterResult) {
 		out.Kind = FilterAll
 		return
 	case policy.ScopeTeam:
-		if owners, ok := s.TeamOwners(r.User); ok {
-			out.Owners = owners
-			break
-		}
-		fallthrough
+		out.Owners = s.TeamOwners(r.User)
 	default:
-		out.self[0] = r.User
-		out.Owners = out.self[:]
+		out.Owners = policy.OnlyUser(r.User)
 	}
 	out.Kind = FilterConditional
 	if scope >= policy.ScopeShared {
@@ -97,9 +91,8 @@ func Filter(s *policy.Snapshot, r *FilterRequest, out *FilterResult) {
 // VisibleResult says whom a user sees in user and owner pickers.
 type VisibleResult struct {
 	All    bool
-	Users  []string // sorted; shared with the snapshot, do not modify
+	Users  policy.UserList
 	Reason Reason
-	self   [1]string
 }
 
 // VisibleUsers applies the governing template's userAccess (SPEC §3.4
@@ -109,7 +102,6 @@ func VisibleUsers(s *policy.Snapshot, user string, role policy.Role, out *Visibl
 	*out = VisibleResult{Reason: Allowed}
 	if s == nil {
 		out.Reason = UnknownTenant
-		out.Users = out.self[:0]
 		return
 	}
 	p := s.Governing(user, role)
@@ -117,10 +109,5 @@ func VisibleUsers(s *policy.Snapshot, user string, role policy.Role, out *Visibl
 		out.All = true
 		return
 	}
-	if users, ok := s.VisibleUsers(user); ok {
-		out.Users = users
-		return
-	}
-	out.self[0] = user
-	out.Users = out.self[:]
+	out.Users = s.VisibleUsers(user)
 }

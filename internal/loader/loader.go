@@ -18,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 
 	"github.com/crmauthz/crmauthz/api/v1alpha1"
@@ -104,8 +105,13 @@ func decodeOne(chunk []byte, where string) (*Object, error) {
 	if u.GetName() == "" {
 		return nil, fmt.Errorf("%s: metadata.name: required", where)
 	}
-	if err := yaml.UnmarshalStrict(js, typed); err != nil {
+	// Case-sensitive and strict, as the API server decodes: "speC" is not "spec".
+	strictErrs, err := kjson.UnmarshalStrict(js, typed, kjson.DisallowDuplicateFields, kjson.DisallowUnknownFields)
+	if err != nil {
 		return nil, fmt.Errorf("%s (%s %s): %w", where, u.GetKind(), u.GetName(), err)
+	}
+	if len(strictErrs) > 0 {
+		return nil, fmt.Errorf("%s (%s %s): %w", where, u.GetKind(), u.GetName(), errors.Join(strictErrs...))
 	}
 	return &Object{Source: where, Raw: u, Typed: typed}, nil
 }

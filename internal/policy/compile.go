@@ -117,7 +117,7 @@ func Compile(in Input) (*Snapshot, *Report) {
 	}
 	c := &compiler{
 		in:     in,
-		s:      &Snapshot{Tenant: in.Tenant, CompiledAt: now, userIndex: map[string]int32{}},
+		s:      &Snapshot{Tenant: in.Tenant, CompiledAt: now},
 		report: map[string]*ObjectStatus{},
 		ub:     map[string]*userBuild{},
 	}

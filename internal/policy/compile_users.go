@@ -14,14 +14,16 @@ import (
 func (c *compiler) compileUsers() {
 	s := c.s
 	sort.Strings(c.userIDs)
-	s.users = make([]user, len(c.userIDs))
-	s.userIndex = make(map[string]int32, len(c.userIDs))
+	s.ids = c.userIDs
+	s.index = newStrIndex(s.ids)
+	s.users = make([]user, len(s.ids))
 
-	// Per group: its direct people (members and managers), then its whole subtree.
-	direct := make([][]string, len(s.groups))
-	for _, id := range c.userIDs {
+	// Per group: its direct people (members and managers), then its whole subtree,
+	// as positions in ids (which are sorted, so the lists are too).
+	direct := make([][]int32, len(s.groups))
+	for i, id := range s.ids {
 		for _, g := range c.ub[id].groups {
-			direct[g] = append(direct[g], id) // userIDs are sorted, so each list is too
+			direct[g] = append(direct[g], int32(i))
 		}
 	}
 	// Groups in DFS order make each subtree a contiguous run.
@@ -37,7 +39,11 @@ func (c *compiler) compileUsers() {
 	}
 	for gi := range s.groups {
 		g := &s.groups[gi]
-		var parts [][]string
+		if g.in == g.out {
+			subtreeList[gi] = directList[gi] // a leaf: its subtree is itself
+			continue
+		}
+		var parts [][]int32
 		for _, sub := range order[g.in : g.out+1] {
 			parts = append(parts, direct[sub])
 		}
@@ -45,9 +51,8 @@ func (c *compiler) compileUsers() {
 	}
 
 	memberConflicts := map[int32][]string{}
-	for i, id := range c.userIDs {
+	for i, id := range s.ids {
 		b := c.ub[id]
-		s.userIndex[id] = int32(i)
 		u := &s.users[i]
 		u.groupsOff = uint32(len(s.groupPool))
 		u.numGroups, u.numManaged = uint16(len(b.groups)), uint16(len(b.managed))
@@ -56,7 +61,7 @@ func (c *compiler) compileUsers() {
 
 		u.tmplUser, u.tmplGroup = -1, -1
 		if t, ok := c.userClaim[id]; ok {
-			u.tmplUser = t
+			u.tmplUser = int8(t)
 		}
 		// Among the templates claiming the user's groups, the one whose name sorts
 		// first governs (templates are indexed in name order).
@@ -68,7 +73,7 @@ func (c *compiler) compileUsers() {
 		}
 		if len(claimed) > 0 {
 			slices.Sort(claimed)
-			u.tmplGroup = claimed[0]
+			u.tmplGroup = int8(claimed[0])
 			if u.tmplUser < 0 {
 				for _, loser := range claimed[1:] {
 					memberConflicts[loser] = append(memberConflicts[loser], id)
@@ -78,11 +83,10 @@ func (c *compiler) compileUsers() {
 
 		// Team: the direct people of every group the user is in, and the subtree of
 		// every group they manage.
-		var team []int32
+		var team, visible []int32
 		for _, g := range b.groups {
 			team = append(team, directList[g])
 		}
-		var visible []int32
 		for _, m := range b.managed {
 			team = append(team, subtreeList[m])
 			visible = append(visible, subtreeList[m])
@@ -96,29 +100,26 @@ func (c *compiler) compileUsers() {
 	s.lists = lists.lists
 }
 
-// listTable stores sorted user lists once each: users with the same team share one.
+// listTable stores sorted position lists once each: users with the same team share one.
 type listTable struct {
-	lists [][]string
-	byKey map[string]int32 // for unions: the sorted indices they were made from
+	lists [][]int32
+	byKey map[string]int32 // for unions: the list indices they were made from
 }
 
-func (t *listTable) add(l []string) int32 {
-	t.lists = append(t.lists, l)
+func (t *listTable) add(l []int32) int32 {
+	t.lists = append(t.lists, slices.Clip(l))
 	return int32(len(t.lists) - 1)
 }
 
 // union returns the index of the union of lists ids: one of them when it contains
 // all the others, else a new merged list (memoised). -1 for no lists.
 func (t *listTable) union(ids []int32) int32 {
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
 	switch len(ids) {
 	case 0:
 		return -1
 	case 1:
-		return ids[0]
-	}
-	slices.Sort(ids)
-	ids = slices.Compact(ids)
-	if len(ids) == 1 {
 		return ids[0]
 	}
 	var k strings.Builder
@@ -129,7 +130,7 @@ func (t *listTable) union(ids []int32) int32 {
 	if l, ok := t.byKey[k.String()]; ok {
 		return l
 	}
-	parts := make([][]string, len(ids))
+	parts := make([][]int32, len(ids))
 	largest := ids[0]
 	for i, id := range ids {
 		parts[i] = t.lists[id]
@@ -147,15 +148,15 @@ func (t *listTable) union(ids []int32) int32 {
 }
 
 // mergeSorted merges sorted lists into one sorted list without duplicates.
-func mergeSorted(parts ...[]string) []string {
+func mergeSorted(parts ...[]int32) []int32 {
 	n := 0
 	for _, p := range parts {
 		n += len(p)
 	}
-	out := make([]string, 0, n)
+	out := make([]int32, 0, n)
 	for _, p := range parts {
 		out = append(out, p...)
 	}
 	slices.Sort(out)
-	return slices.Compact(out)
+	return slices.Clip(slices.Compact(out))
 }

@@ -20,12 +20,15 @@ type Snapshot struct {
 	// Objects are the objects in force, with the generation of each.
 	Objects []ObjectRef
 
-	userIndex map[string]int32
-	users     []user
-	groups    []group
-	// lists holds the owner lists users reach (Team scope) and see (user pickers);
-	// users point into it by index so that most share their group's list.
-	lists      [][]string
+	// ids are every known user (in a group or named by a template), sorted; users
+	// holds each one's facts at the same position; index finds a position by id.
+	ids    []string
+	index  strIndex
+	users  []user
+	groups []group
+	// lists holds the owner lists users reach (Team scope) and see (user pickers), as
+	// positions in ids; users point into it so that most share their group's list.
+	lists      [][]int32
 	groupPool  []int32 // users' direct groups then managed groups, by offset
 	templates  []template
 	policies   []*Policy // [template*NumRoles + role], nil where the template cannot apply
@@ -48,8 +51,8 @@ type user struct {
 	groupsOff  uint32 // offset into groupPool: direct groups, then managed groups
 	numGroups  uint16
 	numManaged uint16
-	tmplUser   int32 // template naming the user, -1 if none
-	tmplGroup  int32 // template naming one of the user's groups, -1 if none
+	tmplUser   int8  // template naming the user, -1 if none
+	tmplGroup  int8  // template naming one of the user's groups, -1 if none
 	team       int32 // index into lists: owners within Team scope; -1: only the user
 	visible    int32 // index into lists: users seen with SalesGroupUsers; -1: only the user
 }
@@ -197,13 +200,13 @@ func (s *Snapshot) Governing(userID string, role Role) *Policy {
 	if role == RoleSuperAdmin {
 		return s.baseline[RoleSuperAdmin]
 	}
-	if i, ok := s.userIndex[userID]; ok {
+	if i := s.index.find(s.ids, userID); i >= 0 {
 		u := &s.users[i]
 		if u.tmplUser >= 0 {
-			return s.policyFor(u.tmplUser, role)
+			return s.policyFor(int32(u.tmplUser), role)
 		}
 		if u.tmplGroup >= 0 {
-			return s.policyFor(u.tmplGroup, role)
+			return s.policyFor(int32(u.tmplGroup), role)
 		}
 	}
 	if t := s.roleClaim[role]; t >= 0 {
@@ -223,12 +226,12 @@ func (s *Snapshot) policyFor(t int32, role Role) *Policy {
 // group part): owner is a member or manager of a group asker belongs to, or of a group
 // at or below one asker manages.
 func (s *Snapshot) InTeam(asker, owner string) bool {
-	ai, ok := s.userIndex[asker]
-	if !ok {
+	ai := s.index.find(s.ids, asker)
+	if ai < 0 {
 		return false
 	}
-	oi, ok := s.userIndex[owner]
-	if !ok {
+	oi := s.index.find(s.ids, owner)
+	if oi < 0 {
 		return false
 	}
 	a, o := &s.users[ai], &s.users[oi]
@@ -251,29 +254,29 @@ func (s *Snapshot) InTeam(asker, owner string) bool {
 }
 
 // TeamOwners returns the sorted owners whose records are within user's Team scope,
-// the user included. The slice is shared: callers must not modify it. ok is false when
-// the user is in no group (the team is the user alone).
-func (s *Snapshot) TeamOwners(userID string) (owners []string, ok bool) {
+// the user included: everyone in the groups they belong to and, for a manager, in
+// every group below.
+func (s *Snapshot) TeamOwners(userID string) UserList {
 	return s.userList(userID, func(u *user) int32 { return u.team })
 }
 
 // VisibleUsers returns the sorted users that user sees in pickers under
-// SalesGroupUsers: everyone in the groups they manage and below, themself included.
-// ok is false when the user manages no group (they see only themself).
-func (s *Snapshot) VisibleUsers(userID string) (users []string, ok bool) {
+// SalesGroupUsers: everyone in the groups they manage and below, themself included;
+// only themself when they manage no group.
+func (s *Snapshot) VisibleUsers(userID string) UserList {
 	return s.userList(userID, func(u *user) int32 { return u.visible })
 }
 
-func (s *Snapshot) userList(userID string, which func(*user) int32) ([]string, bool) {
-	i, ok := s.userIndex[userID]
-	if !ok {
-		return nil, false
+func (s *Snapshot) userList(userID string, which func(*user) int32) UserList {
+	i := s.index.find(s.ids, userID)
+	if i < 0 {
+		return OnlyUser(userID)
 	}
 	l := which(&s.users[i])
 	if l < 0 {
-		return nil, false
+		return OnlyUser(userID)
 	}
-	return s.lists[l], true
+	return UserList{ids: s.ids, idx: s.lists[l]}
 }
 
 // IPAllowed reports whether addr may be used on channel by role under the tenant's

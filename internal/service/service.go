@@ -182,7 +182,7 @@ func (s *Service) Filter(q *FilterRequest) (*FilterResponse, error) {
 	engine.Filter(snap, &r, &res)
 	return &FilterResponse{
 		Kind:         res.Kind,
-		Owners:       append([]string{}, res.Owners...),
+		Owners:       res.Owners.AppendTo(make([]string, 0, res.Owners.Len())),
 		SharedWith:   res.SharedWith,
 		HiddenFields: orEmpty(res.HiddenFields),
 		MaskedFields: orEmpty(res.MaskedFields),
@@ -211,7 +211,7 @@ func (s *Service) Visible(q *VisibleRequest) (*VisibleResponse, error) {
 	engine.VisibleUsers(snap, user, role, &res)
 	out := &VisibleResponse{All: res.All, Reason: res.Reason, Revision: revisionOf(snap), DecisionID: s.ids.next()}
 	if !res.All {
-		out.Users = append([]string{}, res.Users...)
+		out.Users = res.Users.AppendTo(make([]string, 0, res.Users.Len()))
 	}
 	return out, nil
 }
