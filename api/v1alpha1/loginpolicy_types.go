@@ -40,9 +40,11 @@ const (
 )
 
 // Duration is a Go duration string such as `30m`, `12h` or `1h30m`; it must be positive.
+// The CEL rules first check the pattern, so a malformed value gets only the pattern's
+// error rather than also a CEL conversion error.
 // +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
 // +kubebuilder:validation:MaxLength=32
-// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="must be a positive duration such as 30m or 12h"
+// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?(ns|us|µs|ms|s|m|h))+$') || duration(self) > duration('0s')",message="must be a positive duration such as 30m or 12h"
 type Duration string
 
 // TrustedDevices lets users skip the second factor on a device they verified recently.
@@ -76,7 +78,7 @@ type TwoFactor struct {
 }
 
 // SessionPolicy is how long sessions live.
-// +kubebuilder:validation:XValidation:rule="!has(self.idleTimeout) || !has(self.loginExpiration) || duration(self.idleTimeout) <= duration(self.loginExpiration)",message="idleTimeout may not be longer than loginExpiration",fieldPath=".idleTimeout"
+// +kubebuilder:validation:XValidation:rule="!has(self.idleTimeout) || !has(self.loginExpiration) || !self.idleTimeout.matches('^([0-9]+([.][0-9]+)?(ns|us|µs|ms|s|m|h))+$') || !self.loginExpiration.matches('^([0-9]+([.][0-9]+)?(ns|us|µs|ms|s|m|h))+$') || duration(self.idleTimeout) <= duration(self.loginExpiration)",message="idleTimeout may not be longer than loginExpiration",fieldPath=".idleTimeout"
 type SessionPolicy struct {
 	// loginExpiration is the longest a session lives after login, whatever the
 	// activity: users must log in again after it (e.g. `12h`). Unset: no limit.
