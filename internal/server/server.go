@@ -1,0 +1,309 @@
+// Package server is the decision API's HTTP transport: routing, body limits, error
+// mapping, metrics and the decision log. Deciding is the service layer's job.
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/crmauthz/crmauthz/internal/engine"
+	"github.com/crmauthz/crmauthz/internal/service"
+	"github.com/crmauthz/crmauthz/internal/tenants"
+)
+
+// DefaultMaxBodyBytes bounds a request body: a batch of 100 checks fits easily.
+const DefaultMaxBodyBytes = 1 << 20
+
+// Authorizer decides whether the caller of r may ask about tenant. It returns who
+// the caller is (for the decision log), or an error carrying the HTTP status.
+type Authorizer interface {
+	Authorize(r *http.Request, tenant string) (caller string, err error)
+}
+
+// AuthError is an authentication (401) or authorisation (403) refusal.
+type AuthError struct {
+	Status  int
+	Message string
+}
+
+func (e *AuthError) Error() string { return e.Message }
+
+// Options configure a Server.
+type Options struct {
+	// MaxBodyBytes bounds request bodies; 0 means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// DecisionLog receives one line per decision; nil logs nothing.
+	DecisionLog *slog.Logger
+	// Auth checks callers; nil accepts everyone (loopback development only).
+	Auth Authorizer
+	// Metrics registry; nil registers nothing.
+	Registry prometheus.Registerer
+	// Gatherer serves /metrics; nil serves no metrics endpoint.
+	Gatherer prometheus.Gatherer
+}
+
+// Server serves the decision API of SPEC §3.4.
+type Server struct {
+	svc     *service.Service
+	store   *tenants.Store
+	opts    Options
+	metrics *Metrics
+}
+
+// New returns a server deciding with svc on the policy in store.
+func New(svc *service.Service, store *tenants.Store, opts Options) *Server {
+	if opts.MaxBodyBytes == 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	s := &Server{svc: svc, store: store, opts: opts}
+	if opts.Registry != nil {
+		s.metrics = NewMetrics(opts.Registry, store)
+	}
+	return s
+}
+
+// Handler routes every endpoint.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/check", s.check)
+	mux.HandleFunc("POST /v1/checks", s.checks)
+	mux.HandleFunc("POST /v1/filter", handle(s, "filter", s.svc.Filter, func(q *service.FilterRequest) string { return q.Tenant }, s.logFilter))
+	mux.HandleFunc("POST /v1/users/visible", handle(s, "users/visible", s.svc.Visible, func(q *service.VisibleRequest) string { return q.Tenant }, s.logVisible))
+	mux.HandleFunc("POST /v1/login", handle(s, "login", s.svc.Login, func(q *service.LoginRequest) string { return q.Tenant }, s.logLogin))
+	mux.HandleFunc("POST /v1/session", handle(s, "session", s.svc.Session, func(q *service.SessionRequest) string { return q.Tenant }, s.logSession))
+	mux.HandleFunc("POST /v1/password", handle(s, "password", s.svc.Password, func(q *service.PasswordRequest) string { return q.Tenant }, s.logPassword))
+	mux.HandleFunc("GET /v1/tenants/{tenant}", s.tenant)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET /readyz", s.readyz)
+	if s.opts.Gatherer != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(s.opts.Gatherer, promhttp.HandlerOpts{}))
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "NotFound", "no endpoint "+r.Method+" "+r.URL.Path, "")
+	})
+	return mux
+}
+
+func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
+	if !s.store.Ready() {
+		writeError(w, http.StatusServiceUnavailable, "Unavailable", "policy not loaded yet", "")
+		return
+	}
+	_, _ = io.WriteString(w, "ok\n")
+}
+
+type errorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+		Field   string `json:"field,omitempty"`
+	} `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg, fieldPath string) {
+	var b errorBody
+	b.Error.Code, b.Error.Message, b.Error.Field = code, msg, fieldPath
+	writeJSON(w, status, &b)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		data = []byte(`{"error":{"code":"Internal","message":"could not encode the response"}}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(data)+1))
+	w.WriteHeader(status)
+	_, _ = w.Write(append(data, '\n'))
+}
+
+// fail maps an error to its status in one place: bad input 400, not ready 503, auth
+// 401/403, too large 413, anything else 500. None of them is ever an allow.
+func (s *Server) fail(w http.ResponseWriter, endpoint string, err error) {
+	status, code, field := http.StatusInternalServerError, "Internal", ""
+	msg := "internal error"
+	var ia *service.InvalidArgument
+	var ae *AuthError
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &ia):
+		status, code, msg, field = http.StatusBadRequest, "InvalidArgument", ia.Error(), ia.Field
+	case errors.Is(err, service.Unavailable):
+		status, code, msg = http.StatusServiceUnavailable, "Unavailable", err.Error()
+	case errors.As(err, &ae):
+		status, msg = ae.Status, ae.Message
+		code = "Unauthenticated"
+		if status == http.StatusForbidden {
+			code = "PermissionDenied"
+		}
+	case errors.As(err, &tooBig):
+		status, code = http.StatusRequestEntityTooLarge, "InvalidArgument"
+		msg = "request body larger than " + strconv.FormatInt(tooBig.Limit, 10) + " bytes"
+	}
+	if s.metrics != nil {
+		s.metrics.refused.WithLabelValues(endpoint, strconv.Itoa(status)).Inc()
+	}
+	writeError(w, status, code, msg, field)
+}
+
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	return io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes))
+}
+
+func (s *Server) authorize(r *http.Request, tenant string) (string, error) {
+	if s.opts.Auth == nil {
+		return "", nil
+	}
+	return s.opts.Auth.Authorize(r, tenant)
+}
+
+func (s *Server) observe(endpoint string, start time.Time, reasons ...engine.Reason) {
+	if s.metrics == nil {
+		return
+	}
+	for _, r := range reasons {
+		s.metrics.decisions.WithLabelValues(endpoint, string(r)).Inc()
+	}
+	s.metrics.latency.WithLabelValues(endpoint).Observe(time.Since(start).Seconds())
+}
+
+// handle serves one single-decision endpoint: read, decode, authorise, decide, log,
+// answer.
+func handle[Q any, R any](s *Server, endpoint string, decide func(*Q) (*R, error), tenantOf func(*Q) string, logf func(caller string, q *Q, r *R)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		body, err := s.readBody(w, r)
+		if err != nil {
+			s.fail(w, endpoint, err)
+			return
+		}
+		var q Q
+		if err := service.Decode(body, &q); err != nil {
+			s.fail(w, endpoint, err)
+			return
+		}
+		caller, err := s.authorize(r, tenantOf(&q))
+		if err != nil {
+			s.fail(w, endpoint, err)
+			return
+		}
+		resp, err := decide(&q)
+		if err != nil {
+			s.fail(w, endpoint, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, resp)
+		logf(caller, &q, resp)
+		s.observe(endpoint, start, reasonOf(resp))
+	}
+}
+
+func reasonOf(resp any) engine.Reason {
+	switch r := resp.(type) {
+	case *service.FilterResponse:
+		return r.Reason
+	case *service.VisibleResponse:
+		return r.Reason
+	case *service.LoginResponse:
+		return r.Reason
+	case *service.SessionResponse:
+		return r.Reason
+	case *service.PasswordResponse:
+		if r.Reason != "" {
+			return r.Reason
+		}
+		if r.Valid {
+			return engine.Allowed
+		}
+		return "PasswordPolicy"
+	}
+	return ""
+}
+
+func (s *Server) check(w http.ResponseWriter, r *http.Request) {
+	const endpoint = "check"
+	start := time.Now()
+	body, err := s.readBody(w, r)
+	if err != nil {
+		s.fail(w, endpoint, err)
+		return
+	}
+	var q service.CheckRequest
+	if err := service.Decode(body, &q); err != nil {
+		s.fail(w, endpoint, err)
+		return
+	}
+	caller, err := s.authorize(r, q.Tenant)
+	if err != nil {
+		s.fail(w, endpoint, err)
+		return
+	}
+	resp, req, err := s.svc.Check(&q)
+	if err != nil {
+		s.fail(w, endpoint, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+	s.logCheck(caller, q.Tenant, q.Resource.ID, req, resp)
+	s.observe(endpoint, start, resp.Reason)
+}
+
+func (s *Server) checks(w http.ResponseWriter, r *http.Request) {
+	const endpoint = "checks"
+	start := time.Now()
+	body, err := s.readBody(w, r)
+	if err != nil {
+		s.fail(w, endpoint, err)
+		return
+	}
+	var q service.BatchRequest
+	if err := service.Decode(body, &q); err != nil {
+		s.fail(w, endpoint, err)
+		return
+	}
+	caller, err := s.authorize(r, q.Tenant)
+	if err != nil {
+		s.fail(w, endpoint, err)
+		return
+	}
+	resp, reqs, err := s.svc.Checks(&q)
+	if err != nil {
+		s.fail(w, endpoint, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+	reasons := make([]engine.Reason, len(resp.Results))
+	for i := range resp.Results {
+		s.logCheck(caller, q.Tenant, q.Checks[i].Resource.ID, &reqs[i], &resp.Results[i])
+		reasons[i] = resp.Results[i].Reason
+	}
+	s.observe(endpoint, start, reasons...)
+}
+
+func (s *Server) tenant(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("tenant")
+	if _, err := s.authorize(r, name); err != nil {
+		s.fail(w, "tenants", err)
+		return
+	}
+	if !s.store.Ready() {
+		s.fail(w, "tenants", service.Unavailable)
+		return
+	}
+	t := s.store.Get(name)
+	if t == nil {
+		writeError(w, http.StatusNotFound, "NotFound", "tenant "+name+" has no crmauthz policy", "")
+		return
+	}
+	writeJSON(w, http.StatusOK, describeTenant(name, t))
+}

@@ -1,0 +1,202 @@
+package tenants
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/crmauthz/crmauthz/internal/loader"
+	"github.com/crmauthz/crmauthz/internal/policy"
+	"github.com/crmauthz/crmauthz/internal/schema"
+)
+
+// Files keeps a store loaded from YAML files, for `crmauthz serve`: every object is
+// checked against the CRD schema as the API server would, defaults filled in, and a
+// file or object that breaks keeps its last good version in force.
+type Files struct {
+	Paths            []string
+	DefaultNamespace string
+	Validator        *schema.Validator
+	Builder          *Builder
+	Store            *Store
+	Log              *slog.Logger
+
+	fingerprint string
+	lastFiles   map[string][]loader.Object // per file: the objects last decoded from it
+}
+
+// Load reads the files and, when anything changed, rebuilds every tenant. It returns
+// the problems found (files that do not parse, objects refused), each naming the file
+// and field.
+func (f *Files) Load(ctx context.Context) (changed bool, problems []string, err error) {
+	files, contents, fp, err := f.read()
+	if err != nil {
+		return false, nil, err
+	}
+	if fp == f.fingerprint {
+		return false, nil, nil
+	}
+	if f.lastFiles == nil {
+		f.lastFiles = map[string][]loader.Object{}
+	}
+	var objs []loader.Object
+	refused := map[string][]policy.ObjectStatus{}
+	next := map[string][]loader.Object{}
+	for _, file := range files {
+		decoded, err := loader.Decode(contents[file], file)
+		if err != nil {
+			problems = append(problems, err.Error()+" (keeping the objects it last held)")
+			decoded = f.lastFiles[file]
+		}
+		next[file] = decoded
+		for _, o := range decoded {
+			if !f.Validator.Knows(o.Raw) {
+				objs = append(objs, o) // a ConfigMap
+				continue
+			}
+			raw := o.Raw.DeepCopy()
+			if errs := f.Validator.Validate(ctx, raw); len(errs) > 0 {
+				msg := errs.ToAggregate().Error()
+				problems = append(problems, fmt.Sprintf("%s %s/%s (%s): %s", o.Kind(), namespace(o, f.DefaultNamespace), o.Typed.GetName(), o.Source, msg))
+				ns := namespace(o, f.DefaultNamespace)
+				refused[ns] = append(refused[ns], policy.ObjectStatus{Kind: o.Kind(), Name: o.Typed.GetName(), Reason: "Invalid", Message: msg})
+				continue
+			}
+			// Decode again from the defaulted object, so defaults apply as in a cluster.
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(raw.Object, o.Typed); err != nil {
+				problems = append(problems, fmt.Sprintf("%s: %v", o.Source, err))
+				continue
+			}
+			objs = append(objs, o)
+		}
+	}
+	f.lastFiles = next
+	f.fingerprint = fp
+
+	inputs := loader.Tenants(objs, f.DefaultNamespace)
+	for ns := range refused {
+		if _, ok := inputs[ns]; !ok {
+			inputs[ns] = &policy.Input{Tenant: ns, ConfigMaps: map[string]map[string]string{}}
+		}
+	}
+	for ns, in := range inputs {
+		t := f.Builder.Build(*in, refused[ns]...)
+		f.Store.Put(ns, t)
+		for _, st := range t.Report.Objects {
+			if st.InForce && !st.Ready {
+				problems = append(problems, fmt.Sprintf("%s %s/%s: %s", st.Kind, ns, st.Name, st.Message))
+			} else if !st.InForce && !refusedHas(refused[ns], st.Kind, st.Name) {
+				problems = append(problems, fmt.Sprintf("%s %s/%s left out: %s", st.Kind, ns, st.Name, st.Message))
+			}
+		}
+	}
+	for _, ns := range f.Store.Names() {
+		if _, ok := inputs[ns]; !ok {
+			f.Store.Put(ns, nil)
+			f.Builder.Forget(ns)
+		}
+	}
+	sort.Strings(problems)
+	return true, problems, nil
+}
+
+func refusedHas(list []policy.ObjectStatus, kind, name string) bool {
+	for _, st := range list {
+		if st.Kind == kind && st.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func namespace(o loader.Object, def string) string {
+	if ns := o.Typed.GetNamespace(); ns != "" {
+		return ns
+	}
+	return def
+}
+
+// read returns the policy files under Paths, their contents and a fingerprint of all.
+func (f *Files) read() ([]string, map[string][]byte, string, error) {
+	var files []string
+	for _, p := range f.Paths {
+		err := filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() {
+				return nil
+			}
+			base := filepath.Base(path)
+			if strings.HasPrefix(base, ".") || base == "kustomization.yaml" || base == "kustomization.yml" {
+				return nil
+			}
+			switch filepath.Ext(path) {
+			case ".yaml", ".yml", ".json":
+				files = append(files, path)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, nil, "", err
+		}
+	}
+	sort.Strings(files)
+	contents := map[string][]byte{}
+	h := sha256.New()
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, nil, "", err
+		}
+		contents[file] = data
+		fmt.Fprintf(h, "%s\x00%d\x00", file, len(data))
+		h.Write(data)
+	}
+	return files, contents, hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// Run loads the files now, marks the store ready, and reloads every interval until ctx
+// ends. A reload that fails keeps what is in force.
+func (f *Files) Run(ctx context.Context, interval time.Duration) error {
+	if _, problems, err := f.Load(ctx); err != nil {
+		return err
+	} else {
+		f.report(problems)
+	}
+	f.Store.SetReady()
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			changed, problems, err := f.Load(ctx)
+			if err != nil {
+				f.Log.Error("Reload failed; keeping the policy in force", "err", err)
+				continue
+			}
+			if changed {
+				f.Log.Info("Reloaded policies", "tenants", len(f.Store.Names()))
+				f.report(problems)
+			}
+		}
+	}
+}
+
+func (f *Files) report(problems []string) {
+	for _, p := range problems {
+		f.Log.Warn("Policy problem", "problem", p)
+	}
+}
