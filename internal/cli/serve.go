@@ -105,7 +105,7 @@ func (o *serveOptions) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	httpSrv := newHTTPServer(srv.Handler())
+	httpSrv := server.NewHTTPServer(srv.Handler())
 	errc := make(chan error, 2)
 	go func() { errc <- files.Run(ctx, o.reload) }()
 	go func() { errc <- httpSrv.Serve(ln) }()
@@ -120,17 +120,4 @@ func (o *serveOptions) run(ctx context.Context) error {
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return httpSrv.Shutdown(shutdown)
-}
-
-// newHTTPServer bounds how long a client may take, so slow or idle clients cannot
-// hold connections forever.
-func newHTTPServer(h http.Handler) *http.Server {
-	return &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    32 << 10,
-	}
 }

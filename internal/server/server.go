@@ -70,6 +70,19 @@ func New(svc *service.Service, store *tenants.Store, opts Options) *Server {
 	return s
 }
 
+// NewHTTPServer wraps h with timeouts and header limits, so slow or idle clients
+// cannot hold connections forever.
+func NewHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+	}
+}
+
 // Handler routes every endpoint.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()

@@ -1,0 +1,176 @@
+// Package controllers loads crmauthz objects from the API server into the tenant
+// store (every replica) and writes their status (the leader only).
+package controllers
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/crmauthz/crmauthz/api/v1alpha1"
+	"github.com/crmauthz/crmauthz/internal/policy"
+	"github.com/crmauthz/crmauthz/internal/tenants"
+)
+
+// proxyListIndex indexes IPAllowlists by the ConfigMap they read, so a ConfigMap
+// change recompiles only the tenants that use it.
+const proxyListIndex = "spec.anonymousProxyList.configMapRef.name"
+
+// TenantReconciler compiles a whole tenant (a namespace) whenever any of its objects,
+// or a ConfigMap one of its allowlists reads, changes, and swaps the tenant's snapshot
+// in the store. It runs on every replica: each serves decisions from its own cache.
+type TenantReconciler struct {
+	Reader  client.Reader
+	Store   *tenants.Store
+	Builder *tenants.Builder
+	// Compiled is told of each compiled tenant (the status writers listen).
+	Compiled func(namespace string, t *tenants.Tenant)
+}
+
+// +kubebuilder:rbac:groups=policy.crmauthz.io,resources=permissiontemplates;salesgroups;loginpolicies;ipallowlists,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch
+
+// Reconcile compiles the tenant named by req.Name (a namespace).
+func (r *TenantReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	ns := req.Name
+	in, err := r.input(ctx, ns)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	if len(in.Templates)+len(in.Groups)+len(in.LoginPolicies)+len(in.Allowlists) == 0 {
+		if r.Store.Get(ns) != nil {
+			log.FromContext(ctx).Info("Removed tenant: no policy objects left", "tenant", ns)
+		}
+		r.Store.Put(ns, nil)
+		r.Builder.Forget(ns)
+		return reconcile.Result{}, nil
+	}
+	t := r.Builder.Build(*in)
+	r.Store.Put(ns, t)
+	log.FromContext(ctx).V(1).Info("Compiled tenant", "tenant", ns, "revision", t.Snapshot.Revision, "objects", len(t.Snapshot.Objects))
+	if r.Compiled != nil {
+		r.Compiled(ns, t)
+	}
+	return reconcile.Result{}, nil
+}
+
+// input reads a tenant's objects and the ConfigMaps its allowlists reference.
+func (r *TenantReconciler) input(ctx context.Context, ns string) (*policy.Input, error) {
+	in := &policy.Input{Tenant: ns, ConfigMaps: map[string]map[string]string{}}
+	var pts v1alpha1.PermissionTemplateList
+	var sgs v1alpha1.SalesGroupList
+	var lps v1alpha1.LoginPolicyList
+	var als v1alpha1.IPAllowlistList
+	for _, l := range []client.ObjectList{&pts, &sgs, &lps, &als} {
+		if err := r.Reader.List(ctx, l, client.InNamespace(ns)); err != nil {
+			return nil, fmt.Errorf("listing %T in %s: %w", l, ns, err)
+		}
+	}
+	in.Templates, in.Groups, in.LoginPolicies, in.Allowlists = pts.Items, sgs.Items, lps.Items, als.Items
+	for _, al := range als.Items {
+		if al.Spec.AnonymousProxyList == nil {
+			continue
+		}
+		name := al.Spec.AnonymousProxyList.ConfigMapRef.Name
+		if _, done := in.ConfigMaps[name]; done {
+			continue
+		}
+		var cm corev1.ConfigMap
+		err := r.Reader.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, &cm)
+		switch {
+		case apierrors.IsNotFound(err):
+			// Absent from the input: the compiler makes the allowlist fail closed.
+		case err != nil:
+			return nil, fmt.Errorf("reading ConfigMap %s/%s: %w", ns, name, err)
+		default:
+			in.ConfigMaps[name] = cm.Data
+		}
+	}
+	return in, nil
+}
+
+// SetupWithManager watches the four kinds and ConfigMaps, keyed by namespace.
+func (r *TenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.IPAllowlist{}, proxyListIndex, func(o client.Object) []string {
+		al := o.(*v1alpha1.IPAllowlist)
+		if al.Spec.AnonymousProxyList == nil {
+			return nil
+		}
+		return []string{al.Spec.AnonymousProxyList.ConfigMapRef.Name}
+	}); err != nil {
+		return err
+	}
+	toTenant := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+		return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: o.GetNamespace()}}}
+	})
+	configMapToTenant := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+		var als v1alpha1.IPAllowlistList
+		if err := r.Reader.List(ctx, &als, client.InNamespace(o.GetNamespace()), client.MatchingFields{proxyListIndex: o.GetName()}); err != nil || len(als.Items) == 0 {
+			return nil
+		}
+		return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: o.GetNamespace()}}}
+	})
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("tenant").
+		Watches(&v1alpha1.PermissionTemplate{}, toTenant).
+		Watches(&v1alpha1.SalesGroup{}, toTenant).
+		Watches(&v1alpha1.LoginPolicy{}, toTenant).
+		Watches(&v1alpha1.IPAllowlist{}, toTenant).
+		Watches(&corev1.ConfigMap{}, configMapToTenant).
+		WithOptions(controller.Options{NeedLeaderElection: ptr.To(false), MaxConcurrentReconciles: 2}).
+		Complete(r)
+}
+
+// InitialLoad compiles every tenant once the caches have synced, then marks the store
+// ready: until then /readyz fails and the API answers 503, so no replica decides on a
+// half-loaded policy.
+type InitialLoad struct {
+	Cache interface {
+		WaitForCacheSync(ctx context.Context) bool
+	}
+	Reader client.Reader
+	Tenant *TenantReconciler
+}
+
+// NeedLeaderElection: every replica loads.
+func (l *InitialLoad) NeedLeaderElection() bool { return false }
+
+// Start runs the load.
+func (l *InitialLoad) Start(ctx context.Context) error {
+	if !l.Cache.WaitForCacheSync(ctx) {
+		return fmt.Errorf("caches did not sync")
+	}
+	namespaces := map[string]bool{}
+	lists := []client.ObjectList{&v1alpha1.PermissionTemplateList{}, &v1alpha1.SalesGroupList{}, &v1alpha1.LoginPolicyList{}, &v1alpha1.IPAllowlistList{}}
+	for _, list := range lists {
+		if err := l.Reader.List(ctx, list); err != nil {
+			return fmt.Errorf("initial load: %w", err)
+		}
+		if err := meta.EachListItem(list, func(o runtime.Object) error {
+			namespaces[o.(client.Object).GetNamespace()] = true
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	for ns := range namespaces {
+		if _, err := l.Tenant.Reconcile(ctx, reconcile.Request{NamespacedName: types.NamespacedName{Name: ns}}); err != nil {
+			return fmt.Errorf("initial load of tenant %s: %w", ns, err)
+		}
+	}
+	l.Tenant.Store.SetReady()
+	log.FromContext(ctx).Info("Loaded every tenant; serving decisions", "tenants", len(namespaces))
+	return nil
+}

@@ -1,0 +1,253 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/crmauthz/crmauthz/api/v1alpha1"
+	"github.com/crmauthz/crmauthz/internal/service"
+	"github.com/crmauthz/crmauthz/internal/testenv"
+)
+
+func subject(user, role string) service.Subject { return service.Subject{User: user, Role: role} }
+
+// leadEdit asks whether user (SalesUser) may edit a lead of owner, setting fields.
+func leadEdit(user, owner string, fields ...string) service.CheckRequest {
+	return service.CheckRequest{Tenant: "acme", Subject: subject(user, "SalesUser"), Action: "edit",
+		Resource: service.Resource{Entity: "leads", ID: "L-1", Owner: owner}, Fields: fields}
+}
+
+func feature(tenant, user, role, f string) service.CheckRequest {
+	return service.CheckRequest{Tenant: tenant, Subject: subject(user, role), Action: "access", Resource: service.Resource{Feature: f}}
+}
+
+func readyCondition(obj interface{ CommonStatus() *v1alpha1.Status }) *metav1.Condition {
+	return meta.FindStatusCondition(obj.CommonStatus().Conditions, v1alpha1.ConditionReady)
+}
+
+var _ = Describe("The manager", Ordered, func() {
+	It("serves the samples once they are applied with kubectl", func() {
+		Eventually(func() int { code, _ := get("/readyz"); return code }, 30*time.Second).Should(Equal(http.StatusOK))
+		kubectl("apply", "-k", testenv.Path("config", "samples"))
+
+		Eventually(func(g Gomega) {
+			code, body := get("/v1/tenants/acme")
+			g.Expect(code).To(Equal(http.StatusOK), "%s", body)
+			var doc struct {
+				Objects []struct{ Kind, Name string }
+			}
+			g.Expect(json.Unmarshal(body, &doc)).To(Succeed())
+			g.Expect(doc.Objects).To(HaveLen(14))
+		}, 20*time.Second).Should(Succeed())
+
+		// A sample decision: u-17 (west-smb) may not set the owner-only Stage on u-16's lead.
+		d := check(service.CheckRequest{Tenant: "acme", Subject: subject("u-15", "SalesUser"), Action: "view",
+			Resource: service.Resource{Entity: "leads", Owner: "u-16"}})
+		Expect(d.Allowed).To(BeTrue(), d.Message)
+		Expect(d.Template).To(Equal("west-field-sales"))
+		Expect(d.Revision).NotTo(BeEmpty())
+	})
+
+	It("writes Ready, observedGeneration and each kind's status", func() {
+		Eventually(func(g Gomega) {
+			var pt v1alpha1.PermissionTemplate
+			g.Expect(k8sClient.Get(ctx(), types.NamespacedName{Namespace: "acme", Name: "inside-sales"}, &pt)).To(Succeed())
+			c := readyCondition(&pt)
+			g.Expect(c).NotTo(BeNil())
+			g.Expect(c.Status).To(Equal(metav1.ConditionTrue))
+			g.Expect(pt.Status.ObservedGeneration).To(Equal(pt.Generation))
+			g.Expect(pt.Status.EffectiveRestrictedFeatures).To(ConsistOf(v1alpha1.FeatureDashboard, v1alpha1.FeatureAPI, v1alpha1.FeatureReports, v1alpha1.FeatureCustomApps))
+
+			var sg v1alpha1.SalesGroup
+			g.Expect(k8sClient.Get(ctx(), types.NamespacedName{Namespace: "acme", Name: "west-enterprise"}, &sg)).To(Succeed())
+			g.Expect(sg.Status.Depth).To(BeEquivalentTo(3))
+			g.Expect(sg.Status.MemberCount).To(BeEquivalentTo(4))
+
+			var al v1alpha1.IPAllowlist
+			g.Expect(k8sClient.Get(ctx(), types.NamespacedName{Namespace: "acme", Name: "office-network"}, &al)).To(Succeed())
+			g.Expect(readyCondition(&al)).To(HaveField("Status", metav1.ConditionTrue))
+			g.Expect(al.Status.AnonymousProxyCount).To(BeEquivalentTo(4))
+		}, 20*time.Second).Should(Succeed())
+		out := kubectl("get", "pt", "-n", "acme")
+		Expect(out).To(MatchRegexp(`inside-sales\s+True`))
+	})
+
+	It("changes its answers when objects change, and stops applying a deleted template", func() {
+		q := feature("acme", "u-40", "MarketingUser", "Workflow")
+		Expect(check(q).Allowed).To(BeTrue())
+		kubectlApply(`
+apiVersion: policy.crmauthz.io/v1alpha1
+kind: PermissionTemplate
+metadata: {name: no-workflow, namespace: acme}
+spec:
+  appliesTo: {users: [u-40]}
+  restrictedFeatures: [Workflow]
+`)
+		Eventually(func() string { return string(check(q).Reason) }, 10*time.Second).Should(Equal("FeatureRestricted"))
+		Expect(check(q).Template).To(Equal("no-workflow"))
+
+		kubectl("delete", "pt", "no-workflow", "-n", "acme")
+		Eventually(func() bool { return check(q).Allowed }, 10*time.Second).Should(BeTrue())
+		Expect(check(q).Template).To(Equal("marketing"))
+	})
+
+	It("follows the anonymous-proxy ConfigMap, and fails closed when it is deleted", func() {
+		q := service.CheckRequest{Tenant: "acme", Subject: subject("u-15", "SalesUser"), Action: "view",
+			Resource: service.Resource{Entity: "leads", Owner: "u-15"}, Context: service.Context{IP: "203.0.113.77"}}
+		Expect(check(q).Allowed).To(BeTrue())
+
+		kubectlApply(`
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: tor-exits, namespace: acme}
+data:
+  exits.txt: |
+    203.0.113.77
+`)
+		Eventually(func() string { return string(check(q).Reason) }, 10*time.Second).Should(Equal("AnonymousProxy"))
+
+		q.Context.IP = "203.0.113.5"
+		Expect(check(q).Allowed).To(BeTrue())
+		kubectl("delete", "configmap", "tor-exits", "-n", "acme")
+		Eventually(func() string { return string(check(q).Reason) }, 10*time.Second).Should(Equal("AnonymousProxy"))
+		Eventually(func(g Gomega) {
+			var al v1alpha1.IPAllowlist
+			g.Expect(k8sClient.Get(ctx(), types.NamespacedName{Namespace: "acme", Name: "office-network"}, &al)).To(Succeed())
+			c := readyCondition(&al)
+			g.Expect(c).NotTo(BeNil())
+			g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+			g.Expect(c.Reason).To(Equal(v1alpha1.ReasonProxyListUnavailable))
+			g.Expect(c.Message).To(ContainSubstring("ConfigMap tor-exits not found"))
+		}, 20*time.Second).Should(Succeed())
+	})
+
+	It("marks a tie Conflict on the template that sorts last", func() {
+		kubectlApply(`
+apiVersion: policy.crmauthz.io/v1alpha1
+kind: PermissionTemplate
+metadata: {name: zz-marketing-copy, namespace: acme}
+spec:
+  appliesTo: {roles: [MarketingUser]}
+  restrictedFeatures: [Dashboard]
+`)
+		Eventually(func(g Gomega) {
+			var pt v1alpha1.PermissionTemplate
+			g.Expect(k8sClient.Get(ctx(), types.NamespacedName{Namespace: "acme", Name: "zz-marketing-copy"}, &pt)).To(Succeed())
+			c := meta.FindStatusCondition(pt.Status.Conditions, v1alpha1.ConditionConflict)
+			g.Expect(c).NotTo(BeNil())
+			g.Expect(c.Status).To(Equal(metav1.ConditionTrue))
+			g.Expect(c.Message).To(ContainSubstring("role MarketingUser is also claimed by template marketing"))
+		}, 20*time.Second).Should(Succeed())
+		Expect(check(feature("acme", "u-41", "MarketingUser", "Dashboard")).Allowed).To(BeTrue())
+		kubectl("delete", "pt", "zz-marketing-copy", "-n", "acme")
+	})
+
+	It("keeps a group's last good version when an edit makes a cycle", func() {
+		// east-smb is below east; making east's parent east-smb closes a loop.
+		mgr := check(service.CheckRequest{Tenant: "acme", Subject: subject("u-5", "SalesManager"), Action: "view",
+			Resource: service.Resource{Entity: "leads", Owner: "u-21"}})
+		Expect(mgr.Allowed).To(BeTrue())
+		kubectl("patch", "sg", "east", "-n", "acme", "--type=merge", "-p", `{"spec":{"parent":"east-smb"}}`)
+		Eventually(func(g Gomega) {
+			var sg v1alpha1.SalesGroup
+			g.Expect(k8sClient.Get(ctx(), types.NamespacedName{Namespace: "acme", Name: "east"}, &sg)).To(Succeed())
+			c := readyCondition(&sg)
+			g.Expect(c).NotTo(BeNil())
+			g.Expect(c.ObservedGeneration).To(Equal(sg.Generation))
+			g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+			g.Expect(c.Reason).To(Equal(v1alpha1.ReasonCycle))
+			g.Expect(c.Message).To(ContainSubstring("still enforcing generation 1"))
+		}, 20*time.Second).Should(Succeed())
+		// The manager of east still reaches east-smb: the last good east is enforced.
+		Expect(check(service.CheckRequest{Tenant: "acme", Subject: subject("u-5", "SalesManager"), Action: "view",
+			Resource: service.Resource{Entity: "leads", Owner: "u-21"}}).Allowed).To(BeTrue())
+		kubectl("patch", "sg", "east", "-n", "acme", "--type=merge", "-p", `{"spec":{"parent":"sales"}}`)
+	})
+
+	It("refuses malformed requests with 400 naming the field, and unknown tenants with a denial", func() {
+		code, body := post("/v1/check", map[string]any{"tenant": "acme", "subject": map[string]any{"user": "u-1", "role": "Intern"}, "action": "view", "resource": map[string]any{"entity": "leads"}})
+		Expect(code).To(Equal(http.StatusBadRequest))
+		Expect(string(body)).To(ContainSubstring(`"code":"InvalidArgument"`))
+		Expect(string(body)).To(ContainSubstring(`subject.role: unknown role \"Intern\"`))
+		d := check(feature("globex", "u-1", "SuperAdmin", "Dashboard"))
+		Expect(d.Allowed).To(BeFalse())
+		Expect(string(d.Reason)).To(Equal("UnknownTenant"))
+	})
+
+	It("exposes decision metrics", func() {
+		code, body := get("/metrics")
+		Expect(code).To(Equal(http.StatusOK))
+		Expect(string(body)).To(ContainSubstring(`crmauthz_decisions_total{endpoint="check",reason="Allowed"}`))
+		Expect(string(body)).To(ContainSubstring(`crmauthz_tenant_revision_info{revision=`))
+		Expect(string(body)).To(ContainSubstring(`crmauthz_ready 1`))
+	})
+
+	It("enforces a policy change quickly (measured, not asserted)", func() {
+		const writes = 40
+		q := feature("acme", "u-42", "MarketingUser", "Content")
+		var delays []time.Duration
+		for i := 0; i < writes; i++ {
+			restricted := i%2 == 0
+			features := "[]"
+			if restricted {
+				features = `["Content"]`
+			}
+			start := time.Now()
+			kubectlApplyFast(fmt.Sprintf(`{"apiVersion":"policy.crmauthz.io/v1alpha1","kind":"PermissionTemplate","metadata":{"name":"toggle","namespace":"acme"},"spec":{"appliesTo":{"users":["u-42"]},"restrictedFeatures":%s}}`, features))
+			Eventually(func() bool { return check(q).Allowed }, 10*time.Second, time.Millisecond).Should(Equal(!restricted))
+			delays = append(delays, time.Since(start))
+		}
+		sort.Slice(delays, func(i, j int) bool { return delays[i] < delays[j] })
+		median, p99 := delays[len(delays)/2], delays[len(delays)*99/100]
+		AddReportEntry("write-to-enforced", fmt.Sprintf("writes=%d median=%s p99=%s max=%s", writes, median, p99, delays[len(delays)-1]))
+		fmt.Fprintf(GinkgoWriter, "write-to-enforced over %d writes: median %s, p99 %s\n", writes, median, p99)
+	})
+
+	It("keeps deciding while the API server is away, and catches up when it is back", func() {
+		q := feature("acme", "u-40", "MarketingUser", "Workflow")
+		Expect(check(q).Allowed).To(BeTrue())
+		apiProxy.setDown(true)
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		failures, denials := 0, 0
+		for w := 0; w < 4; w++ {
+			wg.Add(1)
+			go func() {
+				defer GinkgoRecover()
+				defer wg.Done()
+				for i := 0; i < 250; i++ {
+					code, body := post("/v1/check", q)
+					mu.Lock()
+					if code != http.StatusOK {
+						failures++
+					} else if !strings.Contains(string(body), `"allowed":true`) {
+						denials++
+					}
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		Expect(failures).To(BeZero())
+		Expect(denials).To(BeZero())
+		code, _ := get("/readyz")
+		Expect(code).To(Equal(http.StatusOK))
+
+		// A change made while the manager is cut off is enforced once it is back.
+		kubectlApplyFast(`{"apiVersion":"policy.crmauthz.io/v1alpha1","kind":"PermissionTemplate","metadata":{"name":"while-away","namespace":"acme"},"spec":{"appliesTo":{"users":["u-40"]},"restrictedFeatures":["Workflow"]}}`)
+		Consistently(func() bool { return check(q).Allowed }, 2*time.Second).Should(BeTrue())
+		apiProxy.setDown(false)
+		Eventually(func() bool { return check(q).Allowed }, 60*time.Second, 100*time.Millisecond).Should(BeFalse())
+	})
+})

@@ -1,0 +1,136 @@
+// Package e2e runs the manager in-process against a real API server (envtest) and
+// drives it as users would: kubectl for policy, HTTP for decisions.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/crmauthz/crmauthz/internal/operator"
+	"github.com/crmauthz/crmauthz/internal/service"
+	"github.com/crmauthz/crmauthz/internal/testenv"
+)
+
+var (
+	testEnv    *envtest.Environment
+	cfg        *rest.Config
+	k8sClient  client.Client
+	kubeconfig string
+	apiURL     string
+	op         *operator.Operator
+	apiProxy   *tcpProxy
+	cancel     context.CancelFunc
+	managerErr = make(chan error, 1)
+)
+
+func TestE2E(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "Manager end-to-end suite")
+}
+
+var _ = BeforeSuite(func() {
+	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
+	var err error
+	testEnv, err = testenv.New()
+	Expect(err).NotTo(HaveOccurred())
+	cfg, err = testEnv.Start()
+	Expect(err).NotTo(HaveOccurred())
+	k8sClient, err = client.New(cfg, client.Options{Scheme: operator.Scheme()})
+	Expect(err).NotTo(HaveOccurred())
+	kubeconfig, err = testenv.Kubeconfig(cfg, GinkgoT().TempDir())
+	Expect(err).NotTo(HaveOccurred())
+
+	// The manager reaches the API server through a proxy the tests can cut.
+	u, err := url.Parse(cfg.Host)
+	Expect(err).NotTo(HaveOccurred())
+	apiProxy, err = startProxy(u.Host)
+	Expect(err).NotTo(HaveOccurred())
+	managerCfg := rest.CopyConfig(cfg)
+	managerCfg.Host = "https://" + apiProxy.addr()
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	Expect(err).NotTo(HaveOccurred())
+	apiURL = "http://" + ln.Addr().String()
+	op, err = operator.New(managerCfg, operator.Options{
+		APIListener: ln, ProbeAddr: "0", MetricsAddr: "0",
+		LeaderElection: true, LeaderElectionNamespace: "default",
+	})
+	Expect(err).NotTo(HaveOccurred())
+	var ctx context.Context
+	ctx, cancel = context.WithCancel(context.Background())
+	go func() {
+		defer GinkgoRecover()
+		managerErr <- op.Manager.Start(ctx)
+	}()
+})
+
+var _ = AfterSuite(func() {
+	if cancel != nil {
+		cancel()
+		Eventually(managerErr, 30*time.Second).Should(Receive(BeNil()))
+	}
+	if apiProxy != nil {
+		apiProxy.close()
+	}
+	if testEnv != nil {
+		Expect(testEnv.Stop()).To(Succeed())
+	}
+})
+
+// post sends a JSON body to the decision API and returns the status and body.
+func post(path string, body any) (int, []byte) {
+	data, err := json.Marshal(body)
+	Expect(err).NotTo(HaveOccurred())
+	resp, err := http.Post(apiURL+path, "application/json", bytes.NewReader(data))
+	Expect(err).NotTo(HaveOccurred())
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	Expect(err).NotTo(HaveOccurred())
+	return resp.StatusCode, out
+}
+
+// check asks /v1/check and decodes the decision.
+func check(q service.CheckRequest) service.CheckResponse {
+	code, body := post("/v1/check", q)
+	ExpectWithOffset(1, code).To(Equal(http.StatusOK), "%s", body)
+	var d service.CheckResponse
+	ExpectWithOffset(1, json.Unmarshal(body, &d)).To(Succeed())
+	return d
+}
+
+func get(path string) (int, []byte) {
+	resp, err := http.Get(apiURL + path)
+	Expect(err).NotTo(HaveOccurred())
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, out
+}
+
+func kubectl(args ...string) string {
+	out, err := testenv.Kubectl(kubeconfig, args...)
+	ExpectWithOffset(1, err).NotTo(HaveOccurred(), out)
+	return out
+}
+
+// kubectlApply applies a YAML document.
+func kubectlApply(doc string) {
+	path := fmt.Sprintf("%s/%d.yaml", GinkgoT().TempDir(), time.Now().UnixNano())
+	ExpectWithOffset(1, writeFile(path, doc)).To(Succeed())
+	kubectl("apply", "-f", path)
+}
