@@ -347,6 +347,14 @@ var _ = Describe("The samples", func() {
 		Expect(strings.Fields(out)).To(HaveLen(14)) // 5 templates, 6 groups, 1 login policy, 2 allowlists
 	})
 
+	It("install with the operator's manifests (config/default)", func() {
+		out, err := testenv.Kubectl(kubeconfig, "apply", "-k", testenv.Path("config", "default"))
+		Expect(err).NotTo(HaveOccurred(), out)
+		Expect(out).To(ContainSubstring("deployment.apps/crmauthz-controller-manager created"))
+		Expect(out).To(ContainSubstring("clusterrole.rbac.authorization.k8s.io/crmauthz-manager-role created"))
+		Expect(out).To(ContainSubstring("service/crmauthz-api created"))
+	})
+
 	It("explain themselves with kubectl explain", func() {
 		out, err := testenv.Kubectl(kubeconfig, "explain", "permissiontemplate.spec.entities.leads.view")
 		Expect(err).NotTo(HaveOccurred(), out)

@@ -194,7 +194,7 @@ spec:
 	})
 
 	It("enforces a policy change quickly (measured, not asserted)", func() {
-		const writes = 40
+		const writes = 100
 		q := feature("acme", "u-42", "MarketingUser", "Content")
 		var delays []time.Duration
 		for i := 0; i < writes; i++ {

@@ -1,0 +1,174 @@
+package server_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	. "github.com/onsi/gomega"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/crmauthz/crmauthz/internal/loader"
+	"github.com/crmauthz/crmauthz/internal/server"
+	"github.com/crmauthz/crmauthz/internal/service"
+	"github.com/crmauthz/crmauthz/internal/tenants"
+)
+
+const policyYAML = `
+apiVersion: policy.crmauthz.io/v1alpha1
+kind: SalesGroup
+metadata: {name: west, namespace: acme}
+spec: {managers: [m-1], members: [u-1, u-2]}
+---
+apiVersion: policy.crmauthz.io/v1alpha1
+kind: PermissionTemplate
+metadata: {name: reps, namespace: acme}
+spec:
+  appliesTo: {roles: [SalesUser]}
+  entities: {leads: {ownerOnlyFields: [Stage]}}
+`
+
+type fixture struct {
+	store *tenants.Store
+	srv   *httptest.Server
+	log   *bytes.Buffer
+	reg   *prometheus.Registry
+}
+
+func newFixture(t *testing.T, ready bool) *fixture {
+	objs, err := loader.Decode([]byte(policyYAML), "policy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := tenants.NewStore(nil)
+	b := tenants.NewBuilder()
+	for ns, in := range loader.Tenants(objs, "acme") {
+		store.Put(ns, b.Build(*in))
+	}
+	if ready {
+		store.SetReady()
+	}
+	f := &fixture{store: store, log: &bytes.Buffer{}, reg: prometheus.NewRegistry()}
+	s := server.New(service.New(store, nil), store, server.Options{
+		DecisionLog: slog.New(slog.NewJSONHandler(f.log, nil)), Registry: f.reg, Gatherer: f.reg, MaxBodyBytes: 64 << 10,
+	})
+	f.srv = httptest.NewServer(s.Handler())
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func (f *fixture) do(method, path, body string) (int, string) {
+	req, _ := http.NewRequest(method, f.srv.URL+path, strings.NewReader(body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		panic(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+const checkBody = `{"tenant":"acme","subject":{"user":"u-1","role":"SalesUser"},"action":"edit","resource":{"entity":"leads","owner":"u-2","sharedWith":["u-1"]},"fields":["Stage"]}`
+
+func TestNotReadyAnswers503(t *testing.T) {
+	g := NewWithT(t)
+	f := newFixture(t, false)
+	code, body := f.do("POST", "/v1/check", checkBody)
+	g.Expect(code).To(Equal(http.StatusServiceUnavailable))
+	g.Expect(body).To(ContainSubstring(`"code":"Unavailable"`))
+	code, _ = f.do("GET", "/readyz", "")
+	g.Expect(code).To(Equal(http.StatusServiceUnavailable))
+	code, _ = f.do("GET", "/healthz", "")
+	g.Expect(code).To(Equal(http.StatusOK))
+	f.store.SetReady()
+	code, _ = f.do("POST", "/v1/check", checkBody)
+	g.Expect(code).To(Equal(http.StatusOK))
+}
+
+func TestCheckShapeAndDecisionLog(t *testing.T) {
+	g := NewWithT(t)
+	f := newFixture(t, true)
+	code, body := f.do("POST", "/v1/check", checkBody)
+	g.Expect(code).To(Equal(http.StatusOK))
+	var got map[string]any
+	g.Expect(json.Unmarshal([]byte(body), &got)).To(Succeed())
+	g.Expect(got).To(HaveKeyWithValue("allowed", false))
+	g.Expect(got).To(HaveKeyWithValue("reason", "FieldRestricted"))
+	g.Expect(got).To(HaveKeyWithValue("template", "reps"))
+	g.Expect(got).To(HaveKeyWithValue("deniedFields", []any{"Stage"}))
+	g.Expect(got).To(HaveKeyWithValue("fields", map[string]any{"hidden": []any{}, "masked": []any{}}))
+	g.Expect(got).To(HaveKey("revision"))
+	g.Expect(got).To(HaveKey("decisionId"))
+	g.Expect(got).To(HaveKey("message"))
+	g.Expect(got).NotTo(HaveKey("trace"))
+
+	var line map[string]any
+	g.Expect(json.Unmarshal(f.log.Bytes(), &line)).To(Succeed())
+	g.Expect(line).To(HaveKeyWithValue("decisionId", got["decisionId"]))
+	g.Expect(line).To(HaveKeyWithValue("tenant", "acme"))
+	g.Expect(line).To(HaveKeyWithValue("user", "u-1"))
+	g.Expect(line).To(HaveKeyWithValue("action", "edit"))
+	g.Expect(line).To(HaveKeyWithValue("allowed", false))
+	g.Expect(line).To(HaveKeyWithValue("revision", got["revision"]))
+}
+
+func TestPasswordIsNeverLogged(t *testing.T) {
+	g := NewWithT(t)
+	f := newFixture(t, true)
+	code, body := f.do("POST", "/v1/password", `{"tenant":"acme","password":"Sw0rdfish-Secret!"}`)
+	g.Expect(code).To(Equal(http.StatusOK), body)
+	g.Expect(body).To(ContainSubstring(`"valid":true`))
+	g.Expect(f.log.String()).To(ContainSubstring(`"endpoint":"password"`))
+	g.Expect(f.log.String()).NotTo(ContainSubstring("Sw0rdfish"))
+}
+
+func TestLimitsAndErrors(t *testing.T) {
+	g := NewWithT(t)
+	f := newFixture(t, true)
+	code, body := f.do("POST", "/v1/check", `{"tenant":"acme","subject":{"user":"u-1","role":"Boss"}}`)
+	g.Expect(code).To(Equal(http.StatusBadRequest))
+	g.Expect(body).To(ContainSubstring(`"field":"subject.role"`))
+
+	huge := `{"tenant":"acme","password":"` + strings.Repeat("x", 70<<10) + `"}`
+	code, body = f.do("POST", "/v1/password", huge)
+	g.Expect(code).To(Equal(http.StatusRequestEntityTooLarge), body)
+
+	checks := make([]string, 101)
+	for i := range checks {
+		checks[i] = `{"action":"view","resource":{"entity":"leads"}}`
+	}
+	code, body = f.do("POST", "/v1/checks", fmt.Sprintf(`{"tenant":"acme","subject":{"user":"u-1","role":"SalesUser"},"checks":[%s]}`, strings.Join(checks, ",")))
+	g.Expect(code).To(Equal(http.StatusBadRequest))
+	g.Expect(body).To(ContainSubstring("101 checks; at most 100"))
+
+	code, _ = f.do("GET", "/v1/check", "")
+	g.Expect(code).To(Equal(http.StatusNotFound))
+	code, _ = f.do("GET", "/v1/tenants/globex", "")
+	g.Expect(code).To(Equal(http.StatusNotFound))
+}
+
+func TestTenantAndMetrics(t *testing.T) {
+	g := NewWithT(t)
+	f := newFixture(t, true)
+	code, body := f.do("GET", "/v1/tenants/acme", "")
+	g.Expect(code).To(Equal(http.StatusOK))
+	g.Expect(body).To(ContainSubstring(`"kind":"PermissionTemplate","name":"reps"`))
+	g.Expect(body).To(ContainSubstring(`"authProviders":["Password"]`))
+	g.Expect(body).To(ContainSubstring(`"minLength":8`))
+
+	f.do("POST", "/v1/check", checkBody)
+	f.do("POST", "/v1/filter", `{"tenant":"acme","subject":{"user":"m-1","role":"SalesManager"},"entity":"leads"}`)
+	code, body = f.do("GET", "/metrics", "")
+	g.Expect(code).To(Equal(http.StatusOK))
+	g.Expect(body).To(ContainSubstring(`crmauthz_decisions_total{endpoint="check",reason="FieldRestricted"} 1`))
+	g.Expect(body).To(ContainSubstring(`crmauthz_decisions_total{endpoint="filter",reason="Allowed"} 1`))
+	g.Expect(body).To(ContainSubstring(`crmauthz_decision_duration_seconds_count{endpoint="check"} 1`))
+	g.Expect(body).To(MatchRegexp(`crmauthz_tenant_revision_info\{revision="[0-9a-f]+",tenant="acme"\} 1`))
+	g.Expect(body).To(ContainSubstring(`crmauthz_tenant_snapshot_age_seconds{tenant="acme"}`))
+}
