@@ -24,6 +24,9 @@ status. /readyz fails until every tenant is loaded.`,
 			if !allowUnauthenticated {
 				return &exitError{code: 2, msg: "refusing to start: the decision API would accept unauthenticated callers; pass --allow-unauthenticated to say that is intended"}
 			}
+			if o.Webhooks.Namespace == "" {
+				o.Webhooks.Namespace = operator.PodNamespace()
+			}
 			op, err := operator.New(ctrl.GetConfigOrDie(), o)
 			if err != nil {
 				return err
@@ -39,5 +42,14 @@ status. /readyz fails until every tenant is loaded.`,
 	f.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader lease (default: the pod's)")
 	f.BoolVar(&o.DecisionLog, "decision-log", true, "log every decision as a JSON line on stderr")
 	f.BoolVar(&allowUnauthenticated, "allow-unauthenticated", false, "serve the decision API without authenticating callers")
+	w := &o.Webhooks
+	f.BoolVar(&w.Enabled, "webhooks", true, "serve the admission webhooks")
+	f.IntVar(&w.Port, "webhook-port", 9443, "port of the admission webhooks")
+	f.StringVar(&w.CertDir, "webhook-cert-dir", "/tmp/k8s-webhook-server/serving-certs", "directory of the webhooks' serving certificate")
+	f.BoolVar(&w.RotateCerts, "cert-rotation", true, "create and rotate the serving certificate (cert-controller); off: use the one in --webhook-cert-dir (e.g. from cert-manager)")
+	f.StringVar(&w.Namespace, "webhook-namespace", "", "namespace of the webhook Service and certificate Secret (default: the pod's)")
+	f.StringVar(&w.SecretName, "webhook-secret", "crmauthz-webhook-server-cert", "Secret holding the serving certificate")
+	f.StringVar(&w.ServiceName, "webhook-service", "crmauthz-webhook-service", "Service in front of the webhooks")
+	f.StringVar(&w.ConfigName, "webhook-config", "crmauthz-validating-webhook-configuration", "ValidatingWebhookConfiguration to inject the CA into")
 	return cmd
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -17,9 +18,11 @@ func newValidateCmd() *cobra.Command {
 		Use:   "validate FILE|DIR...",
 		Short: "Check policy files offline as the API server and the webhook would",
 		Long: `validate reads policy objects from files and directories and checks each one
-against the CRD schema (OpenAPI, CEL rules, unknown fields) and the compiler, the
-checks kubectl apply and the controller make. It prints every problem, naming the
-file, the object and the field, and exits 1 if there is any.`,
+against the CRD schema (OpenAPI, CEL rules, unknown fields), the admission webhook's
+checks (as if the objects were created one by one in name order) and the compiler:
+what kubectl apply, the webhook and the controller would refuse. It prints every
+problem with the same message the webhook gives, naming the file, the object and
+the field, and exits 1 if there is any. Warnings are printed but pass.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			validator, err := schema.New()
@@ -34,15 +37,19 @@ file, the object and the field, and exits 1 if there is any.`,
 				return err
 			}
 			out := cmd.OutOrStdout()
+			errs := 0
 			for _, p := range problems {
 				fmt.Fprintln(out, p)
+				if !strings.HasPrefix(p, "warning: ") {
+					errs++
+				}
 			}
 			objects := 0
 			for _, name := range store.Names() {
 				objects += len(store.Get(name).Snapshot.Objects)
 			}
-			if len(problems) > 0 {
-				return &exitError{code: 1, msg: fmt.Sprintf("%d problem(s); %d object(s) valid", len(problems), objects)}
+			if errs > 0 {
+				return &exitError{code: 1, msg: fmt.Sprintf("%d problem(s); %d object(s) valid", errs, objects)}
 			}
 			fmt.Fprintf(out, "%d object(s) in %d tenant(s): all valid\n", objects, len(store.Names()))
 			return nil

@@ -42,7 +42,7 @@ func (e *elector) Start(ctx context.Context) error {
 	}
 	ns := e.namespace
 	if ns == "" {
-		ns = podNamespace()
+		ns = PodNamespace()
 	}
 	lock, err := resourcelock.New(resourcelock.LeasesResourceLock, ns, e.id, cs.CoreV1(), cs.CoordinationV1(),
 		resourcelock.ResourceLockConfig{Identity: identity})
@@ -76,8 +76,8 @@ func (e *elector) Start(ctx context.Context) error {
 	return nil
 }
 
-// podNamespace is the namespace the pod runs in, from the service account mount.
-func podNamespace() string {
+// PodNamespace is the namespace the pod runs in, from the service account mount.
+func PodNamespace() string {
 	if b, err := os.ReadFile("/var/run/secrets/kubernetes.io/serviceaccount/namespace"); err == nil {
 		return string(b)
 	}

@@ -12,19 +12,23 @@ import (
 	"os"
 	"time"
 
+	"github.com/open-policy-agent/cert-controller/pkg/rotator"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/crmauthz/crmauthz/api/v1alpha1"
 	"github.com/crmauthz/crmauthz/controllers"
 	"github.com/crmauthz/crmauthz/internal/server"
 	"github.com/crmauthz/crmauthz/internal/service"
 	"github.com/crmauthz/crmauthz/internal/tenants"
+	"github.com/crmauthz/crmauthz/webhook"
 )
 
 // Options configure the manager.
@@ -43,6 +47,24 @@ type Options struct {
 	DecisionLog bool
 	// Auth checks API callers; nil accepts everyone.
 	Auth server.Authorizer
+	// Webhooks serves admission for the four kinds.
+	Webhooks WebhookOptions
+}
+
+// WebhookOptions configure admission.
+type WebhookOptions struct {
+	Enabled bool
+	Host    string
+	Port    int
+	CertDir string
+	// RotateCerts has cert-controller create and rotate the serving certificate in
+	// Secret Namespace/SecretName and inject its CA into ConfigName; off, the
+	// certificate in CertDir is used as is (tests, cert-manager).
+	RotateCerts bool
+	Namespace   string
+	SecretName  string
+	ServiceName string
+	ConfigName  string
 }
 
 // Scheme knows the crmauthz kinds and the core kinds.
@@ -71,6 +93,9 @@ func New(cfg *rest.Config, o Options) (*Operator, error) {
 		Scheme:                 Scheme(),
 		Metrics:                metricsserver.Options{BindAddress: o.MetricsAddr},
 		HealthProbeBindAddress: o.ProbeAddr,
+		WebhookServer: ctrlwebhook.NewServer(ctrlwebhook.Options{
+			Host: o.Webhooks.Host, Port: o.Webhooks.Port, CertDir: o.Webhooks.CertDir,
+		}),
 	})
 	if err != nil {
 		return nil, err
@@ -104,6 +129,11 @@ func New(cfg *rest.Config, o Options) (*Operator, error) {
 	if err := mgr.AddReadyzCheck("policy-loaded", ready); err != nil {
 		return nil, err
 	}
+	if o.Webhooks.Enabled {
+		if err := setupWebhooks(mgr, o.Webhooks); err != nil {
+			return nil, err
+		}
+	}
 	opts := server.Options{Auth: o.Auth, Registry: ctrlmetrics.Registry, Gatherer: ctrlmetrics.Registry}
 	if o.DecisionLog {
 		opts.DecisionLog = slog.New(slog.NewJSONHandler(os.Stderr, nil))
@@ -113,6 +143,45 @@ func New(cfg *rest.Config, o Options) (*Operator, error) {
 		return nil, err
 	}
 	return &Operator{Manager: mgr, Store: store}, nil
+}
+
+// setupWebhooks registers admission; with rotation, only once cert-controller has
+// written a serving certificate (the webhook server starts when first registered).
+func setupWebhooks(mgr ctrl.Manager, o WebhookOptions) error {
+	certsReady := make(chan struct{})
+	if !o.RotateCerts {
+		close(certsReady)
+	} else if err := rotator.AddRotator(mgr, &rotator.CertRotator{
+		SecretKey:      types.NamespacedName{Namespace: o.Namespace, Name: o.SecretName},
+		CertDir:        o.CertDir,
+		CAName:         "crmauthz-ca",
+		CAOrganization: "crmauthz",
+		DNSName:        o.ServiceName + "." + o.Namespace + ".svc",
+		ExtraDNSNames:  []string{o.ServiceName + "." + o.Namespace + ".svc.cluster.local"},
+		IsReady:        certsReady,
+		Webhooks:       []rotator.WebhookInfo{{Name: o.ConfigName, Type: rotator.Validating}},
+		// Every replica serves admission, so every replica needs the certificate.
+		RequireLeaderElection: false,
+	}); err != nil {
+		return fmt.Errorf("certificate rotation: %w", err)
+	}
+	registered := make(chan struct{})
+	go func() {
+		<-certsReady
+		if err := webhook.Setup(mgr); err != nil {
+			ctrl.Log.Error(err, "Could not register the admission webhooks")
+			return
+		}
+		close(registered)
+	}()
+	return mgr.AddReadyzCheck("webhooks", func(req *http.Request) error {
+		select {
+		case <-registered:
+			return mgr.GetWebhookServer().StartedChecker()(req)
+		default:
+			return errors.New("webhook serving certificate not ready yet")
+		}
+	})
 }
 
 // alwaysLeader writes status from this replica when leader election is off (one

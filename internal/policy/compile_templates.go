@@ -3,8 +3,10 @@ package policy
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/crmauthz/crmauthz/api/v1alpha1"
+	"github.com/crmauthz/crmauthz/internal/validation"
 )
 
 // parsedTemplate is a template whose names were all understood.
@@ -44,6 +46,11 @@ func (c *compiler) compileTemplates(groupIdx map[string]int32) {
 		p, err := parseTemplate(t)
 		if err != nil {
 			reject(st, v1alpha1.ReasonInvalid, err.Error())
+			continue
+		}
+		// The same checks as admission: a template that slipped past it is not enforced.
+		if errs := validation.TemplateLocal(t); len(errs) > 0 {
+			reject(st, v1alpha1.ReasonInvalid, errs.ToAggregate().Error())
 			continue
 		}
 		p.status = st
@@ -102,8 +109,14 @@ func (c *compiler) compileTemplates(groupIdx map[string]int32) {
 	c.parsed = parsed
 }
 
+// conflict records a claim a template loses to one whose name sorts first. Admission
+// refuses such ties; one that slipped through concurrent writes makes the loser not
+// ready (it is still enforced for the claims it wins), deterministically on every replica.
 func (c *compiler) conflict(loser *parsedTemplate, what, winner string) {
-	loser.status.Conflicts = append(loser.status.Conflicts, fmt.Sprintf("%s is also claimed by template %s, which sorts first and governs it", what, winner))
+	msg := fmt.Sprintf("%s is also claimed by template %s, which sorts first and governs it", what, winner)
+	loser.status.Conflicts = append(loser.status.Conflicts, msg)
+	loser.status.Ready, loser.status.Reason = false, v1alpha1.ReasonTie
+	loser.status.Message = "Loses a tie: " + strings.Join(loser.status.Conflicts, "; ") + "; enforced only for the users, groups and roles it wins"
 }
 
 // effective merges template p over role r's baseline and caps every action by view.

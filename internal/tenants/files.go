@@ -15,9 +15,11 @@ import (
 
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/crmauthz/crmauthz/api/v1alpha1"
 	"github.com/crmauthz/crmauthz/internal/loader"
 	"github.com/crmauthz/crmauthz/internal/policy"
 	"github.com/crmauthz/crmauthz/internal/schema"
+	"github.com/crmauthz/crmauthz/internal/validation"
 )
 
 // Files keeps a store loaded from YAML files, for `crmauthz serve`: every object is
@@ -69,7 +71,7 @@ func (f *Files) Load(ctx context.Context) (changed bool, problems []string, err 
 				msg := errs.ToAggregate().Error()
 				problems = append(problems, fmt.Sprintf("%s %s/%s (%s): %s", o.Kind(), namespace(o, f.DefaultNamespace), o.Typed.GetName(), o.Source, msg))
 				ns := namespace(o, f.DefaultNamespace)
-				refused[ns] = append(refused[ns], policy.ObjectStatus{Kind: o.Kind(), Name: o.Typed.GetName(), Reason: "Invalid", Message: msg})
+				refused[ns] = append(refused[ns], policy.ObjectStatus{Kind: o.Kind(), Name: o.Typed.GetName(), Reason: v1alpha1.ReasonInvalid, Message: msg})
 				continue
 			}
 			// Decode again from the defaulted object, so defaults apply as in a cluster.
@@ -82,6 +84,15 @@ func (f *Files) Load(ctx context.Context) (changed bool, problems []string, err 
 	}
 	f.lastFiles = next
 	f.fingerprint = fp
+
+	objs, more, warnings := admit(objs, f.DefaultNamespace)
+	for ns, sts := range more {
+		refused[ns] = append(refused[ns], sts...)
+		for _, st := range sts {
+			problems = append(problems, fmt.Sprintf("%s %s/%s: %s", st.Kind, ns, st.Name, st.Message))
+		}
+	}
+	problems = append(problems, warnings...)
 
 	inputs := loader.Tenants(objs, f.DefaultNamespace)
 	for ns := range refused {
@@ -108,6 +119,56 @@ func (f *Files) Load(ctx context.Context) (changed bool, problems []string, err 
 	}
 	sort.Strings(problems)
 	return true, problems, nil
+}
+
+// admit runs the admission checks (the webhook's) on objects that passed the schema,
+// as if they were created one by one in name order, and returns those admitted, the
+// refused ones per namespace and the warnings (prefixed "warning: ").
+func admit(objs []loader.Object, def string) ([]loader.Object, map[string][]policy.ObjectStatus, []string) {
+	sort.SliceStable(objs, func(i, j int) bool { return objs[i].Typed.GetName() < objs[j].Typed.GetName() })
+	groups := map[string][]v1alpha1.SalesGroup{}
+	for _, o := range objs {
+		if g, ok := o.Typed.(*v1alpha1.SalesGroup); ok {
+			groups[namespace(o, def)] = append(groups[namespace(o, def)], *g)
+		}
+	}
+	admitted := map[string]*validation.Namespace{}
+	var out []loader.Object
+	refused := map[string][]policy.ObjectStatus{}
+	var warnings []string
+	for _, o := range objs {
+		ns := namespace(o, def)
+		vn := admitted[ns]
+		if vn == nil {
+			vn = &validation.Namespace{Groups: groups[ns]}
+			admitted[ns] = vn
+		}
+		var r validation.Result
+		switch t := o.Typed.(type) {
+		case *v1alpha1.PermissionTemplate:
+			if r = validation.Template(t, vn, true); len(r.Errors) == 0 {
+				vn.Templates = append(vn.Templates, *t)
+			}
+		case *v1alpha1.SalesGroup:
+			r = validation.SalesGroup(t, vn)
+		case *v1alpha1.LoginPolicy:
+			if r = validation.LoginPolicy(t, vn, true); len(r.Errors) == 0 {
+				vn.LoginPolicies = append(vn.LoginPolicies, *t)
+			}
+		case *v1alpha1.IPAllowlist:
+			r = validation.IPAllowlist(t)
+		}
+		for _, w := range r.Warnings {
+			warnings = append(warnings, fmt.Sprintf("warning: %s %s/%s (%s): %s", o.Kind(), ns, o.Typed.GetName(), o.Source, w))
+		}
+		if len(r.Errors) > 0 {
+			refused[ns] = append(refused[ns], policy.ObjectStatus{Kind: o.Kind(), Name: o.Typed.GetName(), Reason: v1alpha1.ReasonInvalid,
+				Message: r.Errors.ToAggregate().Error() + " (" + o.Source + ")"})
+			continue
+		}
+		out = append(out, o)
+	}
+	return out, refused, warnings
 }
 
 func refusedHas(list []policy.ObjectStatus, kind, name string) bool {

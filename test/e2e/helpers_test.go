@@ -5,6 +5,7 @@ import (
 	"os"
 
 	. "github.com/onsi/gomega"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -20,4 +21,23 @@ func kubectlApplyFast(doc string) {
 	u := &unstructured.Unstructured{}
 	ExpectWithOffset(1, u.UnmarshalJSON([]byte(doc))).To(Succeed())
 	ExpectWithOffset(1, k8sClient.Patch(ctx(), u, client.Apply, client.FieldOwner("e2e"), client.ForceOwnership)).To(Succeed())
+}
+
+// withoutWebhooks runs fn with the validating webhook configuration removed, as in a
+// cluster where admission did not run (not installed yet, or bypassed), then restores it.
+func withoutWebhooks(fn func()) {
+	var list admissionregistrationv1.ValidatingWebhookConfigurationList
+	ExpectWithOffset(1, k8sClient.List(ctx(), &list)).To(Succeed())
+	ExpectWithOffset(1, list.Items).NotTo(BeEmpty())
+	for i := range list.Items {
+		ExpectWithOffset(1, k8sClient.Delete(ctx(), &list.Items[i])).To(Succeed())
+	}
+	defer func() {
+		for i := range list.Items {
+			c := list.Items[i].DeepCopy()
+			c.ResourceVersion, c.UID = "", ""
+			ExpectWithOffset(2, k8sClient.Create(ctx(), c)).To(Succeed())
+		}
+	}()
+	fn()
 }

@@ -49,6 +49,8 @@ var _ = BeforeSuite(func() {
 	var err error
 	testEnv, err = testenv.New()
 	Expect(err).NotTo(HaveOccurred())
+	// The API server calls the manager's webhooks, as in a cluster.
+	testEnv.WebhookInstallOptions = envtest.WebhookInstallOptions{Paths: []string{testenv.Path("config", "webhook")}}
 	cfg, err = testEnv.Start()
 	Expect(err).NotTo(HaveOccurred())
 	k8sClient, err = client.New(cfg, client.Options{Scheme: operator.Scheme()})
@@ -70,6 +72,10 @@ var _ = BeforeSuite(func() {
 	op, err = operator.New(managerCfg, operator.Options{
 		APIListener: ln, ProbeAddr: "0", MetricsAddr: "0",
 		LeaderElection: true, LeaderElectionNamespace: "default",
+		Webhooks: operator.WebhookOptions{Enabled: true,
+			Host:    testEnv.WebhookInstallOptions.LocalServingHost,
+			Port:    testEnv.WebhookInstallOptions.LocalServingPort,
+			CertDir: testEnv.WebhookInstallOptions.LocalServingCertDir},
 	})
 	Expect(err).NotTo(HaveOccurred())
 	var ctx context.Context
