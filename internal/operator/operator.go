@@ -220,3 +220,8 @@ func (a *apiRunnable) Start(ctx context.Context) error {
 		return err
 	}
 }
+
+// cert-controller injects the CA into our webhook configuration and keeps the serving
+// certificate in one Secret of the manager's namespace (no Secret access elsewhere).
+// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingwebhookconfigurations,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups="",namespace=system,resources=secrets,verbs=get;list;watch;update;patch

@@ -347,12 +347,22 @@ var _ = Describe("The samples", func() {
 		Expect(strings.Fields(out)).To(HaveLen(14)) // 5 templates, 6 groups, 1 login policy, 2 allowlists
 	})
 
-	It("install with the operator's manifests (config/default)", func() {
-		out, err := testenv.Kubectl(kubeconfig, "apply", "-k", testenv.Path("config", "default"))
+	It("install with the operator's manifests (config/default, server-side dry run)", func() {
+		// A dry run: the webhook configuration would send this suite's writes to a
+		// manager that is not running here. The namespace must exist for it.
+		Expect(k8sClient.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "crmauthz-system"}})).To(Succeed())
+		out, err := testenv.Kubectl(kubeconfig, "apply", "--dry-run=server", "-k", testenv.Path("config", "default"))
 		Expect(err).NotTo(HaveOccurred(), out)
-		Expect(out).To(ContainSubstring("deployment.apps/crmauthz-controller-manager created"))
-		Expect(out).To(ContainSubstring("clusterrole.rbac.authorization.k8s.io/crmauthz-manager-role created"))
-		Expect(out).To(ContainSubstring("service/crmauthz-api created"))
+		for _, want := range []string{
+			"deployment.apps/crmauthz-controller-manager created (server dry run)",
+			"clusterrole.rbac.authorization.k8s.io/crmauthz-manager-role created (server dry run)",
+			"role.rbac.authorization.k8s.io/crmauthz-manager-role created (server dry run)",
+			"service/crmauthz-api created (server dry run)",
+			"service/crmauthz-webhook-service created (server dry run)",
+			"validatingwebhookconfiguration.admissionregistration.k8s.io/crmauthz-validating-webhook-configuration created (server dry run)",
+		} {
+			Expect(out).To(ContainSubstring(want))
+		}
 	})
 
 	It("explain themselves with kubectl explain", func() {
