@@ -5,7 +5,6 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 )
@@ -24,11 +23,11 @@ func Execute(root *cobra.Command) int {
 		var ee *exitError
 		if errors.As(err, &ee) {
 			if ee.msg != "" {
-				fmt.Fprintln(os.Stderr, ee.msg)
+				fmt.Fprintln(root.ErrOrStderr(), ee.msg)
 			}
 			return ee.code
 		}
-		fmt.Fprintln(os.Stderr, "Error:", err)
+		fmt.Fprintln(root.ErrOrStderr(), "Error:", err)
 		return 2
 	}
 	return 0

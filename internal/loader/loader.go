@@ -105,8 +105,9 @@ func decodeOne(chunk []byte, where string) (*Object, error) {
 	if u.GetName() == "" {
 		return nil, fmt.Errorf("%s: metadata.name: required", where)
 	}
-	// Case-sensitive and strict, as the API server decodes: "speC" is not "spec".
-	strictErrs, err := kjson.UnmarshalStrict(js, typed, kjson.DisallowDuplicateFields, kjson.DisallowUnknownFields)
+	// Case-sensitive, as the API server decodes: "speC" is not "spec". Unknown fields
+	// are left to schema validation, which names each one with its path.
+	strictErrs, err := kjson.UnmarshalStrict(js, typed, kjson.DisallowDuplicateFields)
 	if err != nil {
 		return nil, fmt.Errorf("%s (%s %s): %w", where, u.GetKind(), u.GetName(), err)
 	}

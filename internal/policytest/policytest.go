@@ -4,6 +4,7 @@
 package policytest
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,10 +15,12 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
 
 	"github.com/crmauthz/crmauthz/internal/loader"
 	"github.com/crmauthz/crmauthz/internal/policy"
+	"github.com/crmauthz/crmauthz/internal/schema"
 	"github.com/crmauthz/crmauthz/internal/service"
 )
 
@@ -35,6 +38,10 @@ type Suite struct {
 	PolicyFiles []string `json:"policyFiles,omitempty"`
 	// Policy are objects written in the suite itself.
 	Policy []json.RawMessage `json:"policy,omitempty"`
+	// SkipSchemaValidation compiles the policy without checking it against the CRD
+	// schema first (to test what the compiler does with objects that never went
+	// through the API server). By default a suite's policy must be valid.
+	SkipSchemaValidation bool `json:"skipSchemaValidation,omitempty"`
 	// WantStatus maps "Kind/name" to the compile status wanted (a subset).
 	WantStatus map[string]map[string]any `json:"wantStatus,omitempty"`
 	Cases      []Case                    `json:"cases"`
@@ -137,6 +144,11 @@ func (s *Suite) Run(file string) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !s.SkipSchemaValidation {
+		if err := validateSchema(objs); err != nil {
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
+	}
 	tenants := staticTenants{}
 	var reports = map[string]*policy.Report{}
 	for ns, in := range loader.Tenants(objs, s.Tenant) {
@@ -173,6 +185,30 @@ func (s *Suite) objects(file string) ([]loader.Object, error) {
 		objs = append(objs, o...)
 	}
 	return objs, nil
+}
+
+// validateSchema checks every policy object as the API server would and fills in its
+// defaults, so a suite tests the policy a cluster would hold.
+func validateSchema(objs []loader.Object) error {
+	v, err := schema.New()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, o := range objs {
+		if !v.Knows(o.Raw) {
+			continue
+		}
+		raw := o.Raw.DeepCopy()
+		if fe := v.Validate(context.Background(), raw); len(fe) > 0 {
+			errs = append(errs, fmt.Errorf("%s (%s %s): %w", o.Source, o.Kind(), o.Typed.GetName(), fe.ToAggregate()))
+			continue
+		}
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(raw.Object, o.Typed); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func checkStatus(file, key string, want map[string]any, rep *policy.Report) Result {

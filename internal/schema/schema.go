@@ -122,7 +122,7 @@ func (v *Validator) Validate(ctx context.Context, u *unstructured.Unstructured) 
 		if strings.HasPrefix(p, "metadata.") {
 			continue // metadata is validated by its own rules, not the schema
 		}
-		errs = append(errs, field.Invalid(field.NewPath(""), p, fmt.Sprintf("unknown field %q", p)))
+		errs = append(errs, &field.Error{Type: field.ErrorTypeInvalid, Field: p, BadValue: field.OmitValueType{}, Detail: fmt.Sprintf("unknown field %q", p)})
 	}
 	structuraldefaulting.Default(u.Object, k.structural)
 	errs = append(errs, apiservervalidation.ValidateCustomResource(nil, u.Object, k.openapi)...)
