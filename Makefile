@@ -73,8 +73,14 @@ bench-engine: benchstat ## Engine benchmarks on SPEC §6's tenant, 10 runs, summ
 ##@ Build
 
 .PHONY: build
-build: manifests generate fmt vet ## Build the crmauthz binary into bin/.
+build: manifests generate fmt vet ## Build crmauthz and the kubectl plugin (kubectl-crmauthz) into bin/.
 	go build -o $(LOCALBIN)/crmauthz ./cmd/crmauthz
+	go build -o $(LOCALBIN)/kubectl-crmauthz ./cmd/kubectl-crmauthz
+
+.PHONY: run
+run: build envtest ## Run everything locally: control plane, CRDs, webhooks, manager, samples, API on localhost:8080.
+	go build -o $(LOCALBIN)/crmauthz-run ./hack/run
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(LOCALBIN)/crmauthz-run
 
 ##@ Dependencies
 

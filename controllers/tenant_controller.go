@@ -66,15 +66,20 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 	return reconcile.Result{}, nil
 }
 
-// input reads a tenant's objects and the ConfigMaps its allowlists reference.
 func (r *TenantReconciler) input(ctx context.Context, ns string) (*policy.Input, error) {
+	return ReadTenant(ctx, r.Reader, ns)
+}
+
+// ReadTenant reads a tenant's objects and the ConfigMaps its allowlists reference:
+// what the manager compiles, and what the kubectl plugin compiles to answer offline.
+func ReadTenant(ctx context.Context, reader client.Reader, ns string) (*policy.Input, error) {
 	in := &policy.Input{Tenant: ns, ConfigMaps: map[string]map[string]string{}}
 	var pts v1alpha1.PermissionTemplateList
 	var sgs v1alpha1.SalesGroupList
 	var lps v1alpha1.LoginPolicyList
 	var als v1alpha1.IPAllowlistList
 	for _, l := range []client.ObjectList{&pts, &sgs, &lps, &als} {
-		if err := r.Reader.List(ctx, l, client.InNamespace(ns)); err != nil {
+		if err := reader.List(ctx, l, client.InNamespace(ns)); err != nil {
 			return nil, fmt.Errorf("listing %T in %s: %w", l, ns, err)
 		}
 	}
@@ -88,7 +93,7 @@ func (r *TenantReconciler) input(ctx context.Context, ns string) (*policy.Input,
 			continue
 		}
 		var cm corev1.ConfigMap
-		err := r.Reader.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, &cm)
+		err := reader.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, &cm)
 		switch {
 		case apierrors.IsNotFound(err):
 			// Absent from the input: the compiler makes the allowlist fail closed.

@@ -33,6 +33,12 @@ decision. It exits 0 when allowed and 1 when denied (2 on error).`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd, args) },
 	}
+	o.addFlags(cmd)
+	return cmd
+}
+
+// addFlags binds the question's flags (shared by check and kubectl crmauthz can-i).
+func (o *checkOptions) addFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringVar(&o.server, "server", envOr("CRMAUTHZ_SERVER", "http://127.0.0.1:8080"), "decision API base URL (env CRMAUTHZ_SERVER)")
 	f.StringVar(&o.token, "token", os.Getenv("CRMAUTHZ_TOKEN"), "bearer token (env CRMAUTHZ_TOKEN)")
@@ -49,7 +55,18 @@ decision. It exits 0 when allowed and 1 when denied (2 on error).`,
 	f.StringVar(&o.q.Context.IP, "ip", "", "client IP address")
 	f.StringVar(&o.q.Context.Channel, "channel", "", "UI, API or Mobile (default UI)")
 	f.BoolVar(&o.q.Explain, "explain", false, "print the evaluation trace")
-	return cmd
+}
+
+// fillRequest completes the request from the arguments: ACTION ENTITY[/ID] or
+// access FEATURE.
+func (o *checkOptions) fillRequest(args []string) {
+	o.q.Action = args[0]
+	if o.q.Action == "access" {
+		o.q.Resource.Feature = args[1]
+	} else {
+		entity, id, _ := strings.Cut(args[1], "/")
+		o.q.Resource.Entity, o.q.Resource.ID = entity, id
+	}
 }
 
 func envOr(name, def string) string {
@@ -60,13 +77,7 @@ func envOr(name, def string) string {
 }
 
 func (o *checkOptions) run(cmd *cobra.Command, args []string) error {
-	o.q.Action = args[0]
-	if o.q.Action == "access" {
-		o.q.Resource.Feature = args[1]
-	} else {
-		entity, id, _ := strings.Cut(args[1], "/")
-		o.q.Resource.Entity, o.q.Resource.ID = entity, id
-	}
+	o.fillRequest(args)
 	token := o.token
 	if o.tokenFile != "" {
 		b, err := os.ReadFile(o.tokenFile)

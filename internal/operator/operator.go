@@ -43,8 +43,10 @@ type Options struct {
 	// LeaderElection elects the status writer; LeaderElectionNamespace holds its lease.
 	LeaderElection          bool
 	LeaderElectionNamespace string
-	// DecisionLog logs every decision as JSON on stderr.
-	DecisionLog bool
+	// DecisionLog logs every decision as JSON on stderr; DecisionLogger, when set, is
+	// used instead.
+	DecisionLog    bool
+	DecisionLogger *slog.Logger
 	// Auth checks API callers; nil accepts everyone.
 	Auth server.Authorizer
 	// Webhooks serves admission for the four kinds.
@@ -135,7 +137,10 @@ func New(cfg *rest.Config, o Options) (*Operator, error) {
 		}
 	}
 	opts := server.Options{Auth: o.Auth, Registry: ctrlmetrics.Registry, Gatherer: ctrlmetrics.Registry}
-	if o.DecisionLog {
+	switch {
+	case o.DecisionLogger != nil:
+		opts.DecisionLog = o.DecisionLogger
+	case o.DecisionLog:
 		opts.DecisionLog = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
 	api := server.New(service.New(store, nil), store, opts)
