@@ -65,6 +65,10 @@ fuzz: ## Run every fuzz target for FUZZTIME each (new crashers land in testdata/
 	  echo "== $$fn ($$pkg, $(FUZZTIME))"; \
 	  go test $$pkg -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) || exit 1; done
 
+.PHONY: bench
+bench: envtest ## crmauthz against OPA on this machine: HTTP, in-process and propagation (bench/run.sh).
+	bench/run.sh
+
 .PHONY: bench-engine
 bench-engine: benchstat ## Engine benchmarks on SPEC §6's tenant, 10 runs, summarised (medians) by benchstat.
 	go test ./internal/engine/ -run '^$$' -bench . -benchmem -count 10 | tee $(LOCALBIN)/bench-engine.txt

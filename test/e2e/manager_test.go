@@ -4,16 +4,20 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/crmauthz/crmauthz/api/v1alpha1"
 	"github.com/crmauthz/crmauthz/internal/service"
@@ -194,8 +198,15 @@ spec:
 	})
 
 	It("enforces a policy change quickly (measured, not asserted)", func() {
-		const writes = 100
-		q := feature("acme", "u-42", "MarketingUser", "Content")
+		// SPEC §6's goal is median ≤ 100 ms and p99 ≤ 500 ms from write to enforcement;
+		// timings are reported, never asserted (bench/run.sh prints them with more writes).
+		writes := 100
+		if n, err := strconv.Atoi(os.Getenv("CRMAUTHZ_PROPAGATION_WRITES")); err == nil && n > 0 {
+			writes = n
+		}
+		ns := "propagation"
+		Expect(client.IgnoreAlreadyExists(k8sClient.Create(ctx(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}))).To(Succeed())
+		q := feature(ns, "u-42", "MarketingUser", "Content")
 		var delays []time.Duration
 		for i := 0; i < writes; i++ {
 			restricted := i%2 == 0
@@ -204,12 +215,12 @@ spec:
 				features = `["Content"]`
 			}
 			start := time.Now()
-			kubectlApplyFast(fmt.Sprintf(`{"apiVersion":"policy.crmauthz.io/v1alpha1","kind":"PermissionTemplate","metadata":{"name":"toggle","namespace":"acme"},"spec":{"appliesTo":{"users":["u-42"]},"restrictedFeatures":%s}}`, features))
+			kubectlApplyFast(fmt.Sprintf(`{"apiVersion":"policy.crmauthz.io/v1alpha1","kind":"PermissionTemplate","metadata":{"name":"toggle","namespace":%q},"spec":{"appliesTo":{"users":["u-42"]},"restrictedFeatures":%s}}`, ns, features))
 			Eventually(func() bool { return check(q).Allowed }, 10*time.Second, time.Millisecond).Should(Equal(!restricted))
 			delays = append(delays, time.Since(start))
 		}
 		sort.Slice(delays, func(i, j int) bool { return delays[i] < delays[j] })
-		median, p99 := delays[len(delays)/2], delays[len(delays)*99/100]
+		median, p99 := delays[len(delays)/2], delays[(len(delays)*99+99)/100-1]
 		AddReportEntry("write-to-enforced", fmt.Sprintf("writes=%d median=%s p99=%s max=%s", writes, median, p99, delays[len(delays)-1]))
 		fmt.Fprintf(GinkgoWriter, "write-to-enforced over %d writes: median %s, p99 %s\n", writes, median, p99)
 	})

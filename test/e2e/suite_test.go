@@ -84,6 +84,7 @@ var _ = BeforeSuite(func() {
 		defer GinkgoRecover()
 		managerErr <- op.Manager.Start(ctx)
 	}()
+	Eventually(func() int { code, _ := get("/readyz"); return code }, 60*time.Second, 50*time.Millisecond).Should(Equal(http.StatusOK))
 })
 
 var _ = AfterSuite(func() {

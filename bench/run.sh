@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# make bench: crmauthz against OPA, side by side, on this machine, in one run.
+#  1. generate a tenant of SPEC §6's size, as crmauthz objects and as OPA data + Rego;
+#  2. refuse to report unless both decide the same 1,000 generated requests alike;
+#  3. serve each in turn (same port range, server pinned to CPU 0, load to CPU 1), load
+#     it with wrk at the same concurrency: throughput, p50, p99; then p99 at half of
+#     the server's own peak, open loop (bench/cmd/loadgen);
+#  4. in-process: crmauthz's engine and service layer against OPA's Go library;
+#  5. propagation: write through a real API server (envtest), time until enforced.
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT=$(cd .. && pwd)
+BIN=$ROOT/bin
+OPA_VERSION=${OPA_VERSION:-v1.22.2}
+CONC=${CONCURRENCY:-32}
+DUR=${DURATION:-10}
+WRITES=${PROPAGATION_WRITES:-300}
+
+echo "== building crmauthz, OPA $OPA_VERSION and the load generator"
+make -s -C "$ROOT" build >/dev/null
+OPA=$BIN/opa-$OPA_VERSION
+if [ ! -x "$OPA" ]; then
+  GOBIN=$BIN/opa-$OPA_VERSION.d go install "github.com/open-policy-agent/opa@$OPA_VERSION"
+  ln -sf "opa-$OPA_VERSION.d/opa" "$OPA"
+fi
+go build -o "$BIN/loadgen" ./cmd/loadgen
+command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk"; exit 2; }
+
+echo "== generating the tenant and 1,000 requests"
+go run ./cmd/gen -out out
+echo "== equivalence"
+go run ./cmd/equiv -out out || { echo "The two services disagree: refusing to report a benchmark."; exit 1; }
+
+if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+  SERVER="taskset -c 0"; CLIENT="taskset -c 1"; PIN="server on CPU 0, load on CPU 1"
+else
+  SERVER=""; CLIENT=""; PIN="not pinned (fewer than 2 CPUs)"
+fi
+
+to_us() { # wrk's "759.00us" / "2.78ms" / "1.02s" → microseconds
+  awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) print n; else if (v ~ /ms$/) print n * 1000; else if (v ~ /s$/) print n * 1000000; else print n }'
+}
+
+# measure NAME PORT PATH BODIES CMD...: prints "rps p50 p99 half_p99_c half_p99_8" (µs).
+measure() {
+  local name=$1 port=$2 path=$3 bodies=$4; shift 4
+  $SERVER "$@" >"out/$name.log" 2>&1 &
+  local pid=$!
+  for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$port/$([ "$name" = opa ] && echo health || echo readyz)" >/dev/null 2>&1 && break; sleep 0.1; done
+  local url="http://127.0.0.1:$port$path"
+  BODIES=$bodies $CLIENT wrk -t1 -c"$CONC" -d3s -s post.lua "$url" >/dev/null            # warm-up
+  local w; w=$(BODIES=$bodies $CLIENT wrk -t1 -c"$CONC" -d"${DUR}s" --latency -s post.lua "$url")
+  grep -q "Non-2xx" <<<"$w" && { echo "$name answered errors:"; echo "$w"; kill $pid; exit 1; }
+  local rps p50 p99
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$w")
+  p50=$(to_us "$(awk '$1 == "50%" {print $2}' <<<"$w")")
+  p99=$(to_us "$(awk '$1 == "99%" {print $2}' <<<"$w")")
+  local half; half=$(awk -v r="$rps" 'BEGIN {printf "%d", r / 2}')
+  local h1 h2
+  h1=$($CLIENT "$BIN/loadgen" -url "$url" -bodies "$bodies" -c "$CONC" -d "${DUR}s" -rate "$half" | sed -n 's/.*p99_us=\([0-9]*\).*/\1/p')
+  h2=$($CLIENT "$BIN/loadgen" -url "$url" -bodies "$bodies" -c 8 -d "${DUR}s" -rate "$half" | sed -n 's/.*p99_us=\([0-9]*\).*/\1/p')
+  kill $pid; wait $pid 2>/dev/null || true
+  echo "$rps $p50 $p99 $h1 $h2"
+}
+
+echo "== HTTP: $CONC connections, ${DUR}s each, $PIN"
+read -r o_rps o_p50 o_p99 o_h1 o_h2 < <(measure opa 18282 /v1/data/crm/decision out/requests-opa.jsonl \
+  "$OPA" run --server --addr 127.0.0.1:18282 --log-level error opa/policy.rego out/opa/data.json)
+read -r c_rps c_p50 c_p99 c_h1 c_h2 < <(measure crmauthz 18181 /v1/check out/requests.jsonl \
+  "$BIN/crmauthz" serve --policies out/objects --namespace acme --addr 127.0.0.1:18181 --decision-log=false)
+
+echo "== in-process (go test -bench, 1,000 requests in turn)"
+ip=$(go test -run '^$' -bench . -benchtime 2s -count 3 . | grep '^Benchmark')
+echo "$ip"
+med() { grep "^Benchmark$1-" <<<"$ip" | awk '{print $3}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+e_ns=$(med CrmauthzEngine); s_ns=$(med CrmauthzService); opa_ns=$(med OPAEval)
+
+echo "== propagation: $WRITES writes through a real API server (envtest)"
+prop=$(cd "$ROOT" && make -s envtest >/dev/null && CRMAUTHZ_PROPAGATION_WRITES=$WRITES KUBEBUILDER_ASSETS=$ROOT/bin/k8s \
+  go test ./test/e2e/ -count=1 -v -args -ginkgo.focus="enforces a policy change" -ginkgo.no-color | grep -o 'writes=.*' | head -1)
+
+verdict() { if awk "BEGIN {exit !($1)}"; then echo "met"; else echo "MISSED"; fi; }
+echo
+printf '%-42s %-14s %-16s %s\n' "" "OPA $OPA_VERSION" "crmauthz" "ratio / target"
+printf '%-42s %-14s %-16s %.1fx  (>= 3x: %s)\n' "HTTP throughput (req/s)" "$o_rps" "$c_rps" "$(awk "BEGIN{print $c_rps/$o_rps}")" "$(verdict "$c_rps >= 3*$o_rps")"
+printf '%-42s %-14s %-16s\n' "HTTP p50 at peak (us)" "$o_p50" "$c_p50"
+printf '%-42s %-14s %-16s\n' "HTTP p99 at peak (us)" "$o_p99" "$c_p99"
+printf '%-42s %-14s %-16s (<= 1000: %s)\n' "p99 at half of own peak, $CONC conns (us)" "$o_h1" "$c_h1" "$(verdict "$c_h1 <= 1000")"
+printf '%-42s %-14s %-16s (<= 1000: %s)\n' "p99 at half of own peak, 8 conns (us)" "$o_h2" "$c_h2" "$(verdict "$c_h2 <= 1000")"
+printf '%-42s %-14s %-16s %.0fx  (>= 20x: %s)\n' "in-process check (ns/op), engine" "$opa_ns" "$e_ns" "$(awk "BEGIN{print $opa_ns/$e_ns}")" "$(verdict "$opa_ns >= 20*$e_ns")"
+printf '%-42s %-14s %-16s %.0fx\n' "in-process check (ns/op), service layer" "$opa_ns" "$s_ns" "$(awk "BEGIN{print $opa_ns/$s_ns}")"
+echo "propagation (write -> enforced): $prop  (goal: median <= 100ms, p99 <= 500ms)"
