@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/crmauthz/crmauthz/internal/policy"
@@ -60,7 +59,7 @@ func (d *Decision) traceFields(r *Request, perm *policy.Perm, ep *policy.EntityP
 }
 
 // Message explains a check's decision in one sentence for people reading logs and
-// API responses.
+// API responses. Each message is one concatenation: one allocation per decision.
 func Message(r *Request, d *Decision) string {
 	who := r.User + " (" + r.Role.String() + ")"
 	gov := "the " + r.Role.String() + " baseline"
@@ -71,27 +70,27 @@ func Message(r *Request, d *Decision) string {
 	switch d.Reason {
 	case Allowed:
 		if r.Action == policy.ActionAccess {
-			return fmt.Sprintf("%s may access %s", who, r.Feature)
+			return who + " may access " + r.Feature.String()
 		}
-		return fmt.Sprintf("%s may %s under %s (scope %s)", who, what, gov, d.Scope)
+		return who + " may " + what + " under " + gov + " (scope " + d.Scope.String() + ")"
 	case UnknownTenant:
 		return "the tenant has no crmauthz policy"
 	case FeatureRestricted:
-		return fmt.Sprintf("feature %s is restricted for %s by %s", d.Feature, who, gov)
+		return "feature " + d.Feature.String() + " is restricted for " + who + " by " + gov
 	case IPNotAllowed:
-		return fmt.Sprintf("address %s is not in an IP allowlist for channel %s and role %s", r.IP, r.Channel.IPChannel(), r.Role)
+		return "address " + r.IP.String() + " is not in an IP allowlist for channel " + r.Channel.IPChannel().String() + " and role " + r.Role.String()
 	case AnonymousProxy:
-		return fmt.Sprintf("address %s is refused as an anonymous proxy by IPAllowlist %s", r.IP, strings.Join(d.Sources, ", "))
+		return "address " + r.IP.String() + " is refused as an anonymous proxy by IPAllowlist " + strings.Join(d.Sources, ", ")
 	case TypeHidden:
-		return fmt.Sprintf("%s records of type %s are hidden from %s by %s", r.Entity, r.Type, who, gov)
+		return r.Entity.String() + " records of type " + r.Type + " are hidden from " + who + " by " + gov
 	case ActionDenied:
-		return fmt.Sprintf("%s has no %s permission under %s", who, what, gov)
+		return who + " has no " + what + " permission under " + gov
 	case OutOfScope:
-		return fmt.Sprintf("the record is outside %s's %s scope (%s) under %s", who, what, d.Scope, gov)
+		return "the record is outside " + who + "'s " + what + " scope (" + d.Scope.String() + ") under " + gov
 	case BulkDenied:
-		return fmt.Sprintf("%s may not %s in bulk under %s", who, what, gov)
+		return who + " may not " + what + " in bulk under " + gov
 	case FieldRestricted:
-		return fmt.Sprintf("%s may not set %s under %s", who, strings.Join(d.DeniedFields, ", "), gov)
+		return who + " may not set " + strings.Join(d.DeniedFields, ", ") + " under " + gov
 	}
 	return string(d.Reason)
 }
