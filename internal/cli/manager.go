@@ -1,33 +1,49 @@
 package cli
 
 import (
+	"time"
+
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/kubernetes"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/crmauthz/crmauthz/internal/auth"
 	"github.com/crmauthz/crmauthz/internal/operator"
 )
 
 func newManagerCmd() *cobra.Command {
 	o := operator.Options{}
 	var allowUnauthenticated bool
+	var authTTL, authMaxStale time.Duration
 	zapOpts := zap.Options{}
 	cmd := &cobra.Command{
 		Use:   "manager",
 		Short: "Run the controllers, admission webhooks and decision API in a cluster",
 		Long: `manager runs in the cluster (a Deployment): every replica loads all tenants from its
 informer cache and serves decisions and webhooks; the elected leader also writes
-status. /readyz fails until every tenant is loaded.`,
+status. /readyz fails until every tenant is loaded.
+
+Callers of the decision API authenticate with a Kubernetes bearer token (TokenReview)
+or a client certificate (--client-ca-file), and need "create" on
+accessreviews.policy.crmauthz.io in the tenant's namespace (SubjectAccessReview).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
-			if !allowUnauthenticated {
-				return &exitError{code: 2, msg: "refusing to start: the decision API would accept unauthenticated callers; pass --allow-unauthenticated to say that is intended"}
+			cfg := ctrl.GetConfigOrDie()
+			if allowUnauthenticated {
+				ctrl.Log.Info("The decision API accepts unauthenticated callers (--allow-unauthenticated)")
+			} else {
+				cs, err := kubernetes.NewForConfig(cfg)
+				if err != nil {
+					return err
+				}
+				o.Auth = auth.NewKube(cs, authTTL, authMaxStale)
 			}
 			if o.Webhooks.Namespace == "" {
 				o.Webhooks.Namespace = operator.PodNamespace()
 			}
-			op, err := operator.New(ctrl.GetConfigOrDie(), o)
+			op, err := operator.New(cfg, o)
 			if err != nil {
 				return err
 			}
@@ -41,7 +57,13 @@ status. /readyz fails until every tenant is loaded.`,
 	f.BoolVar(&o.LeaderElection, "leader-elect", true, "elect one replica to write status")
 	f.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader lease (default: the pod's)")
 	f.BoolVar(&o.DecisionLog, "decision-log", true, "log every decision as a JSON line on stderr")
-	f.BoolVar(&allowUnauthenticated, "allow-unauthenticated", false, "serve the decision API without authenticating callers")
+	f.BoolVar(&allowUnauthenticated, "allow-unauthenticated", false, "serve the decision API to anyone, without TokenReview and SubjectAccessReview (off by default)")
+	f.DurationVar(&authTTL, "auth-cache-ttl", 30*time.Second, "how long TokenReview and SubjectAccessReview answers are reused")
+	f.DurationVar(&authMaxStale, "auth-max-stale", 10*time.Minute, "while the API server is unreachable, reuse answers this old (callers not seen get 503)")
+	f.StringVar(&o.TLSCertFile, "tls-cert-file", "", "serve the decision API over TLS with this certificate")
+	f.StringVar(&o.TLSKeyFile, "tls-key-file", "", "the TLS certificate's key")
+	f.StringVar(&o.ClientCAFile, "client-ca-file", "", "verify client certificates (mTLS) signed by this CA; the certificate's CN is the caller")
+	f.IntVar(&o.MaxInFlightPerCaller, "max-in-flight-per-caller", 0, "concurrent requests one caller may have (0: 256)")
 	w := &o.Webhooks
 	f.BoolVar(&w.Enabled, "webhooks", true, "serve the admission webhooks")
 	f.IntVar(&w.Port, "webhook-port", 9443, "port of the admission webhooks")

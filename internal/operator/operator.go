@@ -4,6 +4,8 @@ package operator
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -49,6 +51,11 @@ type Options struct {
 	DecisionLogger *slog.Logger
 	// Auth checks API callers; nil accepts everyone.
 	Auth server.Authorizer
+	// TLSCertFile and TLSKeyFile serve the decision API over TLS; ClientCAFile then
+	// also verifies client certificates (mTLS) signed by that CA when presented.
+	TLSCertFile, TLSKeyFile, ClientCAFile string
+	// MaxInFlightPerCaller bounds each caller's concurrent requests (0: default).
+	MaxInFlightPerCaller int
 	// Webhooks serves admission for the four kinds.
 	Webhooks WebhookOptions
 }
@@ -136,7 +143,7 @@ func New(cfg *rest.Config, o Options) (*Operator, error) {
 			return nil, err
 		}
 	}
-	opts := server.Options{Auth: o.Auth, Registry: ctrlmetrics.Registry, Gatherer: ctrlmetrics.Registry}
+	opts := server.Options{Auth: o.Auth, Registry: ctrlmetrics.Registry, Gatherer: ctrlmetrics.Registry, MaxInFlightPerCaller: o.MaxInFlightPerCaller}
 	switch {
 	case o.DecisionLogger != nil:
 		opts.DecisionLog = o.DecisionLogger
@@ -144,7 +151,11 @@ func New(cfg *rest.Config, o Options) (*Operator, error) {
 		opts.DecisionLog = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
 	api := server.New(service.New(store, nil), store, opts)
-	if err := mgr.Add(&apiRunnable{addr: o.APIAddr, ln: o.APIListener, handler: api.Handler()}); err != nil {
+	tlsConfig, err := apiTLS(o)
+	if err != nil {
+		return nil, err
+	}
+	if err := mgr.Add(&apiRunnable{addr: o.APIAddr, ln: o.APIListener, handler: api.Handler(), tls: tlsConfig}); err != nil {
 		return nil, err
 	}
 	return &Operator{Manager: mgr, Store: store}, nil
@@ -200,6 +211,32 @@ type apiRunnable struct {
 	addr    string
 	ln      net.Listener
 	handler http.Handler
+	tls     *tls.Config
+}
+
+// apiTLS builds the API's TLS configuration: none without a certificate; with a client
+// CA, client certificates are verified when presented (callers may still use tokens).
+func apiTLS(o Options) (*tls.Config, error) {
+	if o.TLSCertFile == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(o.TLSCertFile, o.TLSKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("decision API certificate: %w", err)
+	}
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if o.ClientCAFile != "" {
+		pem, err := os.ReadFile(o.ClientCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("client CA: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("client CA %s: no certificates", o.ClientCAFile)
+		}
+		cfg.ClientCAs, cfg.ClientAuth = pool, tls.VerifyClientCertIfGiven
+	}
+	return cfg, nil
 }
 
 func (a *apiRunnable) NeedLeaderElection() bool { return false }
@@ -213,6 +250,9 @@ func (a *apiRunnable) Start(ctx context.Context) error {
 		}
 	}
 	srv := server.NewHTTPServer(a.handler)
+	if a.tls != nil {
+		ln = tls.NewListener(ln, a.tls)
+	}
 	ctrl.Log.WithName("api").Info("Serving the decision API", "addr", ln.Addr().String())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

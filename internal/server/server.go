@@ -5,10 +5,13 @@ package server
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -48,14 +51,22 @@ type Options struct {
 	Registry prometheus.Registerer
 	// Gatherer serves /metrics; nil serves no metrics endpoint.
 	Gatherer prometheus.Gatherer
+	// MaxInFlightPerCaller bounds the requests one caller (or, unauthenticated, one
+	// client address) may have in flight; 0 means DefaultMaxInFlightPerCaller.
+	MaxInFlightPerCaller int
 }
+
+// DefaultMaxInFlightPerCaller lets one caller use the server fully without letting it
+// starve the others.
+const DefaultMaxInFlightPerCaller = 256
 
 // Server serves the decision API of SPEC §3.4.
 type Server struct {
-	svc     *service.Service
-	store   *tenants.Store
-	opts    Options
-	metrics *Metrics
+	svc      *service.Service
+	store    *tenants.Store
+	opts     Options
+	metrics  *Metrics
+	inflight *inflight
 }
 
 // New returns a server deciding with svc on the policy in store.
@@ -63,7 +74,10 @@ func New(svc *service.Service, store *tenants.Store, opts Options) *Server {
 	if opts.MaxBodyBytes == 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
-	s := &Server{svc: svc, store: store, opts: opts}
+	if opts.MaxInFlightPerCaller == 0 {
+		opts.MaxInFlightPerCaller = DefaultMaxInFlightPerCaller
+	}
+	s := &Server{svc: svc, store: store, opts: opts, inflight: &inflight{max: opts.MaxInFlightPerCaller, n: map[string]int{}}}
 	if opts.Registry != nil {
 		s.metrics = NewMetrics(opts.Registry, store)
 	}
@@ -162,6 +176,11 @@ func (s *Server) fail(w http.ResponseWriter, endpoint string, err error) {
 	case errors.As(err, &tooBig):
 		status, code = http.StatusRequestEntityTooLarge, "InvalidArgument"
 		msg = "request body larger than " + strconv.FormatInt(tooBig.Limit, 10) + " bytes"
+	case errors.Is(err, errTooManyInFlight):
+		status, code, msg = http.StatusTooManyRequests, "ResourceExhausted", err.Error()
+	}
+	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
 	}
 	if s.metrics != nil {
 		s.metrics.refused.WithLabelValues(endpoint, strconv.Itoa(status)).Inc()
@@ -173,11 +192,54 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 	return io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes))
 }
 
-func (s *Server) authorize(r *http.Request, tenant string) (string, error) {
-	if s.opts.Auth == nil {
-		return "", nil
+// admit authenticates and authorises the caller for tenant and takes one of its
+// in-flight slots; release gives it back.
+func (s *Server) admit(r *http.Request, tenant string) (caller string, release func(), err error) {
+	if s.opts.Auth != nil {
+		if caller, err = s.opts.Auth.Authorize(r, tenant); err != nil {
+			return caller, nil, err
+		}
 	}
-	return s.opts.Auth.Authorize(r, tenant)
+	key := caller
+	if key == "" {
+		if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+			key = host
+		}
+	}
+	release, err = s.inflight.acquire(key)
+	return caller, release, err
+}
+
+var errTooManyInFlight = errors.New("too many requests in flight")
+
+// inflight counts each caller's requests in flight.
+type inflight struct {
+	mu  sync.Mutex
+	max int
+	n   map[string]int
+}
+
+func (l *inflight) acquire(key string) (func(), error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.n[key] >= l.max {
+		return nil, fmt.Errorf("%w: %s already has %d, the most one caller may have", errTooManyInFlight, displayCaller(key), l.max)
+	}
+	l.n[key]++
+	return func() {
+		l.mu.Lock()
+		if l.n[key]--; l.n[key] <= 0 {
+			delete(l.n, key)
+		}
+		l.mu.Unlock()
+	}, nil
+}
+
+func displayCaller(k string) string {
+	if k == "" {
+		return "the caller"
+	}
+	return "caller " + k
 }
 
 func (s *Server) observe(endpoint string, start time.Time, reasons ...engine.Reason) {
@@ -205,11 +267,12 @@ func handle[Q any, R any](s *Server, endpoint string, decide func(*Q) (*R, error
 			s.fail(w, endpoint, err)
 			return
 		}
-		caller, err := s.authorize(r, tenantOf(&q))
+		caller, release, err := s.admit(r, tenantOf(&q))
 		if err != nil {
 			s.fail(w, endpoint, err)
 			return
 		}
+		defer release()
 		resp, err := decide(&q)
 		if err != nil {
 			s.fail(w, endpoint, err)
@@ -256,11 +319,12 @@ func (s *Server) check(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, endpoint, err)
 		return
 	}
-	caller, err := s.authorize(r, q.Tenant)
+	caller, release, err := s.admit(r, q.Tenant)
 	if err != nil {
 		s.fail(w, endpoint, err)
 		return
 	}
+	defer release()
 	resp, req, err := s.svc.Check(&q)
 	if err != nil {
 		s.fail(w, endpoint, err)
@@ -284,11 +348,12 @@ func (s *Server) checks(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, endpoint, err)
 		return
 	}
-	caller, err := s.authorize(r, q.Tenant)
+	caller, release, err := s.admit(r, q.Tenant)
 	if err != nil {
 		s.fail(w, endpoint, err)
 		return
 	}
+	defer release()
 	resp, reqs, err := s.svc.Checks(&q)
 	if err != nil {
 		s.fail(w, endpoint, err)
@@ -305,10 +370,12 @@ func (s *Server) checks(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) tenant(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("tenant")
-	if _, err := s.authorize(r, name); err != nil {
+	_, release, err := s.admit(r, name)
+	if err != nil {
 		s.fail(w, "tenants", err)
 		return
 	}
+	defer release()
 	if !s.store.Ready() {
 		s.fail(w, "tenants", service.Unavailable)
 		return

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"io"
 	"os"
 
 	. "github.com/onsi/gomega"
@@ -41,3 +42,5 @@ func withoutWebhooks(fn func()) {
 	}()
 	fn()
 }
+
+func ioCopy(w io.Writer, r io.Reader) (int64, error) { return io.Copy(w, r) }

@@ -16,12 +16,16 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/crmauthz/crmauthz/internal/auth"
 	"github.com/crmauthz/crmauthz/internal/operator"
 	"github.com/crmauthz/crmauthz/internal/service"
 	"github.com/crmauthz/crmauthz/internal/testenv"
@@ -37,6 +41,8 @@ var (
 	apiProxy   *tcpProxy
 	cancel     context.CancelFunc
 	managerErr = make(chan error, 1)
+	// bearer is the suite's own token, allowed to ask about every tenant.
+	bearer string
 )
 
 func TestE2E(t *testing.T) {
@@ -69,7 +75,11 @@ var _ = BeforeSuite(func() {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	Expect(err).NotTo(HaveOccurred())
 	apiURL = "http://" + ln.Addr().String()
+	// Callers authenticate: the suite asks with a service account allowed every tenant.
+	managerClients, err := kubernetes.NewForConfig(managerCfg)
+	Expect(err).NotTo(HaveOccurred())
 	op, err = operator.New(managerCfg, operator.Options{
+		Auth:        auth.NewKube(managerClients, 30*time.Second, 10*time.Minute),
 		APIListener: ln, ProbeAddr: "0", MetricsAddr: "0",
 		LeaderElection: true, LeaderElectionNamespace: "default",
 		Webhooks: operator.WebhookOptions{Enabled: true,
@@ -78,13 +88,19 @@ var _ = BeforeSuite(func() {
 			CertDir: testEnv.WebhookInstallOptions.LocalServingCertDir},
 	})
 	Expect(err).NotTo(HaveOccurred())
-	var ctx context.Context
-	ctx, cancel = context.WithCancel(context.Background())
+	var managerCtx context.Context
+	managerCtx, cancel = context.WithCancel(context.Background())
 	go func() {
 		defer GinkgoRecover()
-		managerErr <- op.Manager.Start(ctx)
+		managerErr <- op.Manager.Start(managerCtx)
 	}()
 	Eventually(func() int { code, _ := get("/readyz"); return code }, 60*time.Second, 50*time.Millisecond).Should(Equal(http.StatusOK))
+
+	out, err := testenv.Kubectl(kubeconfig, "apply", "-f", testenv.Path("config", "rbac", "decision_caller_role.yaml"))
+	Expect(err).NotTo(HaveOccurred(), out)
+	// Under the name config/default gives it.
+	Expect(k8sClient.Create(ctx(), renamedCallerRole())).To(Succeed())
+	bearer = serviceAccountToken("e2e", "suite", "*")
 })
 
 var _ = AfterSuite(func() {
@@ -104,7 +120,10 @@ var _ = AfterSuite(func() {
 func post(path string, body any) (int, []byte) {
 	data, err := json.Marshal(body)
 	Expect(err).NotTo(HaveOccurred())
-	resp, err := http.Post(apiURL+path, "application/json", bytes.NewReader(data))
+	req, err := http.NewRequest(http.MethodPost, apiURL+path, bytes.NewReader(data))
+	Expect(err).NotTo(HaveOccurred())
+	req.Header.Set("Authorization", "Bearer "+bearer)
+	resp, err := http.DefaultClient.Do(req)
 	Expect(err).NotTo(HaveOccurred())
 	defer resp.Body.Close()
 	out, err := io.ReadAll(resp.Body)
@@ -122,11 +141,22 @@ func check(q service.CheckRequest) service.CheckResponse {
 }
 
 func get(path string) (int, []byte) {
-	resp, err := http.Get(apiURL + path)
+	req, err := http.NewRequest(http.MethodGet, apiURL+path, nil)
+	Expect(err).NotTo(HaveOccurred())
+	req.Header.Set("Authorization", "Bearer "+bearer)
+	resp, err := http.DefaultClient.Do(req)
 	Expect(err).NotTo(HaveOccurred())
 	defer resp.Body.Close()
 	out, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, out
+}
+
+// renamedCallerRole is config/rbac's decision-caller ClusterRole under the name
+// config/default gives it (crmauthz-decision-caller).
+func renamedCallerRole() *rbacv1.ClusterRole {
+	var r rbacv1.ClusterRole
+	Expect(k8sClient.Get(ctx(), client.ObjectKey{Name: "decision-caller"}, &r)).To(Succeed())
+	return &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "crmauthz-decision-caller"}, Rules: r.Rules}
 }
 
 func kubectl(args ...string) string {

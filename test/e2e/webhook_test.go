@@ -151,10 +151,25 @@ var _ = Describe("Admission", Ordered, func() {
 		} {
 			Expect(c.Create(ctx(), o)).To(Succeed())
 		}
-		// The webhook reads the manager's cache: wait until it sees them.
+		// The webhook reads the manager's cache: wait until it sees them all.
 		Eventually(func() error {
 			return c.Create(ctx(), object("LoginPolicy", whNS, "probe", map[string]any{}), client.DryRunAll)
 		}, 10*time.Second).Should(MatchError(ContainSubstring("already has LoginPolicy first")))
+		Eventually(func() error {
+			return c.Create(ctx(), object("PermissionTemplate", whNS, "probe", map[string]any{"appliesTo": map[string]any{"salesGroups": []any{"claimed-group"}}}), client.DryRunAll)
+		}, 10*time.Second).Should(MatchError(ContainSubstring("already claimed")))
+		Eventually(func() error {
+			return c.Create(ctx(), object("SalesGroup", whNS, "probe", map[string]any{"parent": "grandchild"}), client.DryRunAll)
+		}, 10*time.Second).Should(Succeed())
+		Eventually(func() []string {
+			var l v1alpha1.SalesGroupList
+			Expect(op.Manager.GetClient().List(ctx(), &l, client.InNamespace(whNS))).To(Succeed())
+			var names []string
+			for _, g := range l.Items {
+				names = append(names, g.Name)
+			}
+			return names
+		}, 10*time.Second).Should(ContainElements("root", "child", "grandchild", "claimed-group"))
 	})
 
 	It("refuses at least 40 invalid objects with a message naming the field", func() {
