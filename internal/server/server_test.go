@@ -172,3 +172,32 @@ func TestTenantAndMetrics(t *testing.T) {
 	g.Expect(body).To(MatchRegexp(`crmauthz_tenant_revision_info\{revision="[0-9a-f]+",tenant="acme"\} 1`))
 	g.Expect(body).To(ContainSubstring(`crmauthz_tenant_snapshot_age_seconds{tenant="acme"}`))
 }
+
+type fixedCaller string
+
+func (c fixedCaller) Authorize(_ *http.Request, tenant string) (string, error) {
+	if tenant != "acme" {
+		return string(c), &server.AuthError{Status: http.StatusForbidden, Message: string(c) + " may not ask about " + tenant}
+	}
+	return string(c), nil
+}
+
+func TestDecisionLogNamesTheCaller(t *testing.T) {
+	g := NewWithT(t)
+	f := newFixture(t, true)
+	store := f.store
+	var log bytes.Buffer
+	s := server.New(service.New(store, nil), store, server.Options{Auth: fixedCaller("system:serviceaccount:crm:backend"), DecisionLog: slog.New(slog.NewJSONHandler(&log, nil))})
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	resp, err := http.Post(srv.URL+"/v1/check", "application/json", strings.NewReader(checkBody))
+	g.Expect(err).NotTo(HaveOccurred())
+	resp.Body.Close()
+	g.Expect(log.String()).To(ContainSubstring(`"caller":"system:serviceaccount:crm:backend"`))
+	resp, err = http.Post(srv.URL+"/v1/check", "application/json", strings.NewReader(strings.Replace(checkBody, `"acme"`, `"globex"`, 1)))
+	g.Expect(err).NotTo(HaveOccurred())
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	g.Expect(resp.StatusCode).To(Equal(http.StatusForbidden))
+	g.Expect(string(body)).To(ContainSubstring(`"code":"PermissionDenied"`))
+}

@@ -255,6 +255,58 @@ spec:
 		code, _ := get("/readyz")
 		Expect(code).To(Equal(http.StatusOK))
 
+		// The API server comes and goes, again and again, under load: every decision is
+		// answered, and what the policy denies stays denied.
+		denied := feature("acme", "u-12", "SalesUser", "Dashboard") // inside-sales restricts it
+		Expect(check(denied).Allowed).To(BeFalse())
+		stop := make(chan struct{})
+		var flaps sync.WaitGroup
+		flaps.Add(1)
+		go func() {
+			defer flaps.Done()
+			for i := 0; i < 6; i++ {
+				apiProxy.setDown(i%2 == 0)
+				time.Sleep(300 * time.Millisecond)
+			}
+			apiProxy.setDown(true)
+			close(stop)
+		}()
+		wrong, failed, asked := 0, 0, 0
+		for w := 0; w < 4; w++ {
+			wg.Add(1)
+			go func() {
+				defer GinkgoRecover()
+				defer wg.Done()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					for _, c := range []struct {
+						q    service.CheckRequest
+						want string
+					}{{q, `"allowed":true`}, {denied, `"allowed":false`}} {
+						code, body := post("/v1/check", c.q)
+						mu.Lock()
+						asked++
+						if code != http.StatusOK {
+							failed++
+						} else if !strings.Contains(string(body), c.want) {
+							wrong++
+						}
+						mu.Unlock()
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		flaps.Wait()
+		AddReportEntry("decisions while the API server flapped", fmt.Sprintf("%d asked, %d failed, %d wrong", asked, failed, wrong))
+		Expect(asked).To(BeNumerically(">", 100))
+		Expect(failed).To(BeZero())
+		Expect(wrong).To(BeZero())
+
 		// A change made while the manager is cut off is enforced once it is back.
 		kubectlApplyFast(`{"apiVersion":"policy.crmauthz.io/v1alpha1","kind":"PermissionTemplate","metadata":{"name":"while-away","namespace":"acme"},"spec":{"appliesTo":{"users":["u-40"]},"restrictedFeatures":["Workflow"]}}`)
 		Consistently(func() bool { return check(q).Allowed }, 2*time.Second).Should(BeTrue())

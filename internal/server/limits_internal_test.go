@@ -1,0 +1,39 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	. "github.com/onsi/gomega"
+)
+
+func TestInFlightPerCaller(t *testing.T) {
+	g := NewWithT(t)
+	l := &inflight{max: 2, n: map[string]int{}}
+	r1, err := l.acquire("alice")
+	g.Expect(err).NotTo(HaveOccurred())
+	r2, err := l.acquire("alice")
+	g.Expect(err).NotTo(HaveOccurred())
+	_, err = l.acquire("alice")
+	g.Expect(err).To(MatchError(ContainSubstring("caller alice already has 2, the most one caller may have")))
+	_, err = l.acquire("bob")
+	g.Expect(err).NotTo(HaveOccurred(), "one caller's load does not block another")
+	r1()
+	r3, err := l.acquire("alice")
+	g.Expect(err).NotTo(HaveOccurred(), "a slot comes back when a request ends")
+	r2()
+	r3()
+	g.Expect(l.n).NotTo(HaveKey("alice"), "idle callers are forgotten")
+
+	// Refusals map to 429 with Retry-After.
+	s := &Server{}
+	w := httptest.NewRecorder()
+	_, err = (&inflight{max: 0, n: map[string]int{}}).acquire("alice")
+	g.Expect(errors.Is(err, errTooManyInFlight)).To(BeTrue())
+	s.fail(w, "check", err)
+	g.Expect(w.Code).To(Equal(http.StatusTooManyRequests))
+	g.Expect(w.Header().Get("Retry-After")).To(Equal("1"))
+	g.Expect(w.Body.String()).To(ContainSubstring(`"code":"ResourceExhausted"`))
+}
