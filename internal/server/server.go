@@ -100,13 +100,13 @@ func NewHTTPServer(h http.Handler) *http.Server {
 // Handler routes every endpoint.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/check", s.check)
-	mux.HandleFunc("POST /v1/checks", s.checks)
-	mux.HandleFunc("POST /v1/filter", handle(s, "filter", s.svc.Filter, func(q *service.FilterRequest) string { return q.Tenant }, s.logFilter))
-	mux.HandleFunc("POST /v1/users/visible", handle(s, "users/visible", s.svc.Visible, func(q *service.VisibleRequest) string { return q.Tenant }, s.logVisible))
-	mux.HandleFunc("POST /v1/login", handle(s, "login", s.svc.Login, func(q *service.LoginRequest) string { return q.Tenant }, s.logLogin))
-	mux.HandleFunc("POST /v1/session", handle(s, "session", s.svc.Session, func(q *service.SessionRequest) string { return q.Tenant }, s.logSession))
-	mux.HandleFunc("POST /v1/password", handle(s, "password", s.svc.Password, func(q *service.PasswordRequest) string { return q.Tenant }, s.logPassword))
+	mux.HandleFunc("POST /v1/check", handle(s, s.checkEndpoint()))
+	mux.HandleFunc("POST /v1/checks", handle(s, s.checksEndpoint()))
+	mux.HandleFunc("POST /v1/filter", handle(s, single("filter", s.svc.Filter, func(q *service.FilterRequest) string { return q.Tenant }, s.logFilter)))
+	mux.HandleFunc("POST /v1/users/visible", handle(s, single("users/visible", s.svc.Visible, func(q *service.VisibleRequest) string { return q.Tenant }, s.logVisible)))
+	mux.HandleFunc("POST /v1/login", handle(s, single("login", s.svc.Login, func(q *service.LoginRequest) string { return q.Tenant }, s.logLogin)))
+	mux.HandleFunc("POST /v1/session", handle(s, single("session", s.svc.Session, func(q *service.SessionRequest) string { return q.Tenant }, s.logSession)))
+	mux.HandleFunc("POST /v1/password", handle(s, single("password", s.svc.Password, func(q *service.PasswordRequest) string { return q.Tenant }, s.logPassword)))
 	mux.HandleFunc("GET /v1/tenants/{tenant}", s.tenant)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", s.readyz)
@@ -252,36 +252,53 @@ func (s *Server) observe(endpoint string, start time.Time, reasons ...engine.Rea
 	s.metrics.latency.WithLabelValues(endpoint).Observe(time.Since(start).Seconds())
 }
 
-// handle serves one single-decision endpoint: read, decode, authorise, decide, log,
-// answer.
-func handle[Q any, R any](s *Server, endpoint string, decide func(*Q) (*R, error), tenantOf func(*Q) string, logf func(caller string, q *Q, r *R)) http.HandlerFunc {
+// endpoint describes one decision endpoint for handle: how to decide a request of type
+// Q, what to answer, what to log and which reasons to count.
+type endpoint[Q any, R any] struct {
+	name    string
+	decide  func(*Q) (R, error)
+	tenant  func(*Q) string
+	body    func(R) any
+	log     func(caller string, q *Q, r R)
+	reasons func(R) []engine.Reason
+}
+
+// handle serves one endpoint: read, decode, authorise, decide, answer, log, count.
+func handle[Q any, R any](s *Server, e endpoint[Q, R]) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		body, err := s.readBody(w, r)
 		if err != nil {
-			s.fail(w, endpoint, err)
+			s.fail(w, e.name, err)
 			return
 		}
 		var q Q
 		if err := service.Decode(body, &q); err != nil {
-			s.fail(w, endpoint, err)
+			s.fail(w, e.name, err)
 			return
 		}
-		caller, release, err := s.admit(r, tenantOf(&q))
+		caller, release, err := s.admit(r, e.tenant(&q))
 		if err != nil {
-			s.fail(w, endpoint, err)
+			s.fail(w, e.name, err)
 			return
 		}
 		defer release()
-		resp, err := decide(&q)
+		res, err := e.decide(&q)
 		if err != nil {
-			s.fail(w, endpoint, err)
+			s.fail(w, e.name, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, resp)
-		logf(caller, &q, resp)
-		s.observe(endpoint, start, reasonOf(resp))
+		writeJSON(w, http.StatusOK, e.body(res))
+		e.log(caller, &q, res)
+		s.observe(e.name, start, e.reasons(res)...)
 	}
+}
+
+// single adapts the one-decision endpoints, whose response is the answer.
+func single[Q any, R any](name string, decide func(*Q) (*R, error), tenant func(*Q) string, log func(string, *Q, *R)) endpoint[Q, *R] {
+	return endpoint[Q, *R]{name: name, decide: decide, tenant: tenant, log: log,
+		body:    func(r *R) any { return r },
+		reasons: func(r *R) []engine.Reason { return []engine.Reason{reasonOf(r)} }}
 }
 
 func reasonOf(resp any) engine.Reason {
@@ -306,66 +323,56 @@ func reasonOf(resp any) engine.Reason {
 	return ""
 }
 
-func (s *Server) check(w http.ResponseWriter, r *http.Request) {
-	const endpoint = "check"
-	start := time.Now()
-	body, err := s.readBody(w, r)
-	if err != nil {
-		s.fail(w, endpoint, err)
-		return
-	}
-	var q service.CheckRequest
-	if err := service.Decode(body, &q); err != nil {
-		s.fail(w, endpoint, err)
-		return
-	}
-	caller, release, err := s.admit(r, q.Tenant)
-	if err != nil {
-		s.fail(w, endpoint, err)
-		return
-	}
-	defer release()
-	resp, req, err := s.svc.Check(&q)
-	if err != nil {
-		s.fail(w, endpoint, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, resp)
-	s.logCheck(caller, q.Tenant, q.Resource.ID, req, resp)
-	s.observe(endpoint, start, resp.Reason)
+// checked is a check's answer with the parsed request, for the decision log.
+type checked struct {
+	resp *service.CheckResponse
+	req  *engine.Request
 }
 
-func (s *Server) checks(w http.ResponseWriter, r *http.Request) {
-	const endpoint = "checks"
-	start := time.Now()
-	body, err := s.readBody(w, r)
-	if err != nil {
-		s.fail(w, endpoint, err)
-		return
+func (s *Server) checkEndpoint() endpoint[service.CheckRequest, checked] {
+	return endpoint[service.CheckRequest, checked]{
+		name: "check",
+		decide: func(q *service.CheckRequest) (checked, error) {
+			resp, req, err := s.svc.Check(q)
+			return checked{resp, req}, err
+		},
+		tenant: func(q *service.CheckRequest) string { return q.Tenant },
+		body:   func(c checked) any { return c.resp },
+		log: func(caller string, q *service.CheckRequest, c checked) {
+			s.logCheck(caller, q.Tenant, q.Resource.ID, c.req, c.resp)
+		},
+		reasons: func(c checked) []engine.Reason { return []engine.Reason{c.resp.Reason} },
 	}
-	var q service.BatchRequest
-	if err := service.Decode(body, &q); err != nil {
-		s.fail(w, endpoint, err)
-		return
+}
+
+// batch is a batch's answers with the parsed requests.
+type batch struct {
+	resp *service.BatchResponse
+	reqs []engine.Request
+}
+
+func (s *Server) checksEndpoint() endpoint[service.BatchRequest, batch] {
+	return endpoint[service.BatchRequest, batch]{
+		name: "checks",
+		decide: func(q *service.BatchRequest) (batch, error) {
+			resp, reqs, err := s.svc.Checks(q)
+			return batch{resp, reqs}, err
+		},
+		tenant: func(q *service.BatchRequest) string { return q.Tenant },
+		body:   func(b batch) any { return b.resp },
+		log: func(caller string, q *service.BatchRequest, b batch) {
+			for i := range b.resp.Results {
+				s.logCheck(caller, q.Tenant, q.Checks[i].Resource.ID, &b.reqs[i], &b.resp.Results[i])
+			}
+		},
+		reasons: func(b batch) []engine.Reason {
+			out := make([]engine.Reason, len(b.resp.Results))
+			for i := range b.resp.Results {
+				out[i] = b.resp.Results[i].Reason
+			}
+			return out
+		},
 	}
-	caller, release, err := s.admit(r, q.Tenant)
-	if err != nil {
-		s.fail(w, endpoint, err)
-		return
-	}
-	defer release()
-	resp, reqs, err := s.svc.Checks(&q)
-	if err != nil {
-		s.fail(w, endpoint, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, resp)
-	reasons := make([]engine.Reason, len(resp.Results))
-	for i := range resp.Results {
-		s.logCheck(caller, q.Tenant, q.Checks[i].Resource.ID, &reqs[i], &resp.Results[i])
-		reasons[i] = resp.Results[i].Reason
-	}
-	s.observe(endpoint, start, reasons...)
 }
 
 func (s *Server) tenant(w http.ResponseWriter, r *http.Request) {

@@ -95,6 +95,14 @@ func parseTime(field, s string, required bool) (time.Time, error) {
 
 func parseTenant(t string) error { return parseName("tenant", t, true) }
 
+// parseHead checks what every decision request starts with: the tenant and the subject.
+func parseHead(tenant string, s Subject) (string, policy.Role, error) {
+	if err := parseTenant(tenant); err != nil {
+		return "", 0, err
+	}
+	return parseSubject("", s)
+}
+
 // parseItem fills r from one check's action, resource and field lists; prefix is ""
 // for /v1/check and "checks[i]." in a batch, so errors name the exact field.
 func parseItem(prefix string, it *BatchItem, r *engine.Request) error {
@@ -167,10 +175,7 @@ func accepted(e policy.Entity) string {
 
 // ParseCheck turns a /v1/check body into an engine request.
 func ParseCheck(q *CheckRequest, r *engine.Request) error {
-	if err := parseTenant(q.Tenant); err != nil {
-		return err
-	}
-	user, role, err := parseSubject("", q.Subject)
+	user, role, err := parseHead(q.Tenant, q.Subject)
 	if err != nil {
 		return err
 	}

@@ -108,10 +108,7 @@ func (s *Service) Check(q *CheckRequest) (*CheckResponse, *engine.Request, error
 
 // Checks answers POST /v1/checks: every check on the same snapshot, in order.
 func (s *Service) Checks(q *BatchRequest) (*BatchResponse, []engine.Request, error) {
-	if err := parseTenant(q.Tenant); err != nil {
-		return nil, nil, err
-	}
-	user, role, err := parseSubject("", q.Subject)
+	user, role, err := parseHead(q.Tenant, q.Subject)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -147,10 +144,7 @@ func (s *Service) Checks(q *BatchRequest) (*BatchResponse, []engine.Request, err
 
 // Filter answers POST /v1/filter.
 func (s *Service) Filter(q *FilterRequest) (*FilterResponse, error) {
-	if err := parseTenant(q.Tenant); err != nil {
-		return nil, err
-	}
-	user, role, err := parseSubject("", q.Subject)
+	user, role, err := parseHead(q.Tenant, q.Subject)
 	if err != nil {
 		return nil, err
 	}
@@ -196,10 +190,7 @@ func (s *Service) Filter(q *FilterRequest) (*FilterResponse, error) {
 
 // Visible answers POST /v1/users/visible.
 func (s *Service) Visible(q *VisibleRequest) (*VisibleResponse, error) {
-	if err := parseTenant(q.Tenant); err != nil {
-		return nil, err
-	}
-	user, role, err := parseSubject("", q.Subject)
+	user, role, err := parseHead(q.Tenant, q.Subject)
 	if err != nil {
 		return nil, err
 	}
@@ -218,10 +209,7 @@ func (s *Service) Visible(q *VisibleRequest) (*VisibleResponse, error) {
 
 // Login answers POST /v1/login.
 func (s *Service) Login(q *LoginRequest) (*LoginResponse, error) {
-	if err := parseTenant(q.Tenant); err != nil {
-		return nil, err
-	}
-	user, role, err := parseSubject("", q.Subject)
+	user, role, err := parseHead(q.Tenant, q.Subject)
 	if err != nil {
 		return nil, err
 	}
@@ -262,10 +250,7 @@ func (s *Service) Login(q *LoginRequest) (*LoginResponse, error) {
 
 // Session answers POST /v1/session.
 func (s *Service) Session(q *SessionRequest) (*SessionResponse, error) {
-	if err := parseTenant(q.Tenant); err != nil {
-		return nil, err
-	}
-	user, role, err := parseSubject("", q.Subject)
+	user, role, err := parseHead(q.Tenant, q.Subject)
 	if err != nil {
 		return nil, err
 	}
