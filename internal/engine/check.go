@@ -5,6 +5,7 @@ package engine
 
 import (
 	"net/netip"
+	"strings"
 
 	"github.com/crmauthz/crmauthz/internal/policy"
 )
@@ -201,7 +202,7 @@ func checkChannel(s *policy.Snapshot, p *policy.Policy, role policy.Role, ch pol
 		d.deny(AnonymousProxy)
 		d.Sources = sources
 		if explain {
-			d.Trace = append(d.Trace, Step{Step: "ip", Outcome: "anonymous proxy", Detail: ip.String() + " is refused by the anonymous-proxy rule of " + join(sources)})
+			d.Trace = append(d.Trace, Step{Step: "ip", Outcome: "anonymous proxy", Detail: ip.String() + " is refused by the anonymous-proxy rule of " + strings.Join(sources, ", ")})
 		}
 		return true
 	}
@@ -243,15 +244,4 @@ func contains(list []string, x string) bool {
 		}
 	}
 	return false
-}
-
-func join(list []string) string {
-	out := ""
-	for i, s := range list {
-		if i > 0 {
-			out += ", "
-		}
-		out += s
-	}
-	return out
 }

@@ -28,16 +28,15 @@ type Snapshot struct {
 	groups []group
 	// lists holds the owner lists users reach (Team scope) and see (user pickers), as
 	// positions in ids; users point into it so that most share their group's list.
-	lists      [][]int32
-	groupPool  []int32 // users' direct groups then managed groups, by offset
-	templates  []template
-	policies   []*Policy // [template*NumRoles + role], nil where the template cannot apply
-	baseline   [NumRoles]*Policy
-	roleClaim  [NumRoles]int32 // template claiming each role, -1 if none
-	ip         [NumIPChannels][NumRoles]*IPSet
-	proxies    [NumIPChannels]proxyRule
-	Login      LoginPolicy
-	numMembers int
+	lists     [][]int32
+	groupPool []int32 // users' direct groups then managed groups, by offset
+	templates []template
+	policies  []*Policy // [template*NumRoles + role], nil where the template cannot apply
+	baseline  [NumRoles]*Policy
+	roleClaim [NumRoles]int32 // template claiming each role, -1 if none
+	ip        [NumIPChannels][NumRoles]*IPSet
+	proxies   [NumIPChannels]proxyRule
+	Login     LoginPolicy
 }
 
 // ObjectRef names an object in force and the generation compiled.

@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -97,7 +98,7 @@ func do(method, path, token string, body any) (int, string) {
 	Expect(err).NotTo(HaveOccurred())
 	defer resp.Body.Close()
 	b := new(strings.Builder)
-	_, _ = ioCopy(b, resp.Body)
+	_, _ = io.Copy(b, resp.Body)
 	return resp.StatusCode, b.String()
 }
 

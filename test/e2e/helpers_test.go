@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"io"
 	"os"
 
 	. "github.com/onsi/gomega"
@@ -16,9 +15,9 @@ func writeFile(path, data string) error { return os.WriteFile(path, []byte(data)
 // ctx is a fresh context for client calls.
 func ctx() context.Context { return context.Background() }
 
-// kubectlApplyFast applies a JSON object through the API (server-side apply), without
+// serverSideApply applies a JSON object through the API (server-side apply), without
 // forking kubectl, so the measured delay is the operator's, not kubectl's start-up.
-func kubectlApplyFast(doc string) {
+func serverSideApply(doc string) {
 	u := &unstructured.Unstructured{}
 	ExpectWithOffset(1, u.UnmarshalJSON([]byte(doc))).To(Succeed())
 	ExpectWithOffset(1, k8sClient.Patch(ctx(), u, client.Apply, client.FieldOwner("e2e"), client.ForceOwnership)).To(Succeed())
@@ -42,5 +41,3 @@ func withoutWebhooks(fn func()) {
 	}()
 	fn()
 }
-
-func ioCopy(w io.Writer, r io.Reader) (int64, error) { return io.Copy(w, r) }

@@ -215,7 +215,7 @@ spec:
 				features = `["Content"]`
 			}
 			start := time.Now()
-			kubectlApplyFast(fmt.Sprintf(`{"apiVersion":"policy.crmauthz.io/v1alpha1","kind":"PermissionTemplate","metadata":{"name":"toggle","namespace":%q},"spec":{"appliesTo":{"users":["u-42"]},"restrictedFeatures":%s}}`, ns, features))
+			serverSideApply(fmt.Sprintf(`{"apiVersion":"policy.crmauthz.io/v1alpha1","kind":"PermissionTemplate","metadata":{"name":"toggle","namespace":%q},"spec":{"appliesTo":{"users":["u-42"]},"restrictedFeatures":%s}}`, ns, features))
 			Eventually(func() bool { return check(q).Allowed }, 10*time.Second, time.Millisecond).Should(Equal(!restricted))
 			delays = append(delays, time.Since(start))
 		}
@@ -308,7 +308,7 @@ spec:
 		Expect(wrong).To(BeZero())
 
 		// A change made while the manager is cut off is enforced once it is back.
-		kubectlApplyFast(`{"apiVersion":"policy.crmauthz.io/v1alpha1","kind":"PermissionTemplate","metadata":{"name":"while-away","namespace":"acme"},"spec":{"appliesTo":{"users":["u-40"]},"restrictedFeatures":["Workflow"]}}`)
+		serverSideApply(`{"apiVersion":"policy.crmauthz.io/v1alpha1","kind":"PermissionTemplate","metadata":{"name":"while-away","namespace":"acme"},"spec":{"appliesTo":{"users":["u-40"]},"restrictedFeatures":["Workflow"]}}`)
 		Consistently(func() bool { return check(q).Allowed }, 2*time.Second).Should(BeTrue())
 		apiProxy.setDown(false)
 		Eventually(func() bool { return check(q).Allowed }, 60*time.Second, 100*time.Millisecond).Should(BeFalse())
