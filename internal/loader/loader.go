@@ -207,3 +207,27 @@ func Tenants(objs []Object, defaultNamespace string) map[string]*policy.Input {
 	}
 	return out
 }
+
+// Unique keeps the first object of each kind, namespace and name, in the order given,
+// and returns an error for every later one naming both sources: a namespace holds one
+// object per name, and two files defining the same object is a mistake to show, not
+// one to settle silently by file order.
+func Unique(objs []Object, defaultNamespace string) ([]Object, []error) {
+	first := map[string]string{}
+	out := make([]Object, 0, len(objs))
+	var errs []error
+	for _, o := range objs {
+		ns := o.Typed.GetNamespace()
+		if ns == "" {
+			ns = defaultNamespace
+		}
+		k := o.Kind() + " " + ns + "/" + o.Typed.GetName()
+		if src, dup := first[k]; dup {
+			errs = append(errs, fmt.Errorf("%s: %s is already defined in %s; this copy is ignored", o.Source, k, src))
+			continue
+		}
+		first[k] = o.Source
+		out = append(out, o)
+	}
+	return out, errs
+}

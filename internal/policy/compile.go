@@ -115,6 +115,12 @@ func Compile(in Input) (*Snapshot, *Report) {
 	if now.IsZero() {
 		now = time.Now()
 	}
+	// A namespace holds one object per kind and name; input read from files may not
+	// (callers refuse such duplicates with their sources: loader.Unique). Keep the first.
+	in.Templates = firstOfEachName(in.Templates, func(t *v1alpha1.PermissionTemplate) string { return t.Name })
+	in.Groups = firstOfEachName(in.Groups, func(g *v1alpha1.SalesGroup) string { return g.Name })
+	in.LoginPolicies = firstOfEachName(in.LoginPolicies, func(l *v1alpha1.LoginPolicy) string { return l.Name })
+	in.Allowlists = firstOfEachName(in.Allowlists, func(a *v1alpha1.IPAllowlist) string { return a.Name })
 	c := &compiler{
 		in:     in,
 		s:      &Snapshot{Tenant: in.Tenant, CompiledAt: now},
@@ -132,6 +138,18 @@ func Compile(in Input) (*Snapshot, *Report) {
 	c.compileLogin()
 	c.s.Revision = revision(in)
 	return c.s, c.finishReport()
+}
+
+func firstOfEachName[T any](list []T, name func(*T) string) []T {
+	seen := make(map[string]bool, len(list))
+	out := list[:0:0]
+	for i := range list {
+		if n := name(&list[i]); !seen[n] {
+			seen[n] = true
+			out = append(out, list[i])
+		}
+	}
+	return out
 }
 
 func (c *compiler) status(kind, name string, generation int64) *ObjectStatus {

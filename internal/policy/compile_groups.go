@@ -22,10 +22,6 @@ func (c *compiler) compileGroups() map[string]int32 {
 		g := &gs[i]
 		st := c.status(KindSalesGroup, g.Name, g.Generation)
 		statuses[i] = st
-		if _, dup := byName[g.Name]; dup {
-			reject(st, v1alpha1.ReasonInvalid, "another SalesGroup has the same name")
-			continue
-		}
 		if err := checkUserIDs("spec.managers", g.Spec.Managers); err != nil {
 			reject(st, v1alpha1.ReasonInvalid, err.Error())
 			continue

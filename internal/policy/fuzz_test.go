@@ -83,7 +83,10 @@ func FuzzCompile(f *testing.F) {
 		if err != nil {
 			return // refused before compiling, as serve and validate refuse it
 		}
-		with := loader.Tenants(append(append([]loader.Object{}, baseObjs...), extra...), "acme")["acme"]
+		// Callers refuse a second object of the same name (loader.Unique); the compiler
+		// keeps the first. Count what it is given once.
+		all, _ := loader.Unique(append(append([]loader.Object{}, baseObjs...), extra...), "acme")
+		with := loader.Tenants(all, "acme")["acme"]
 		without := loader.Tenants(baseObjs, "acme")["acme"]
 		with.Now, without.Now = now, now
 		s1, rep := policy.Compile(*with)

@@ -184,6 +184,9 @@ func (s *Suite) objects(file string) ([]loader.Object, error) {
 		}
 		objs = append(objs, o...)
 	}
+	if _, dups := loader.Unique(objs, s.Tenant); len(dups) > 0 {
+		return nil, fmt.Errorf("%s: %w", file, errors.Join(dups...))
+	}
 	return objs, nil
 }
 

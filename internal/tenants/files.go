@@ -51,36 +51,42 @@ func (f *Files) Load(ctx context.Context) (changed bool, problems []string, err 
 	if f.lastFiles == nil {
 		f.lastFiles = map[string][]loader.Object{}
 	}
-	var objs []loader.Object
-	refused := map[string][]policy.ObjectStatus{}
+	var decoded []loader.Object
 	next := map[string][]loader.Object{}
 	for _, file := range files {
-		decoded, err := loader.Decode(contents[file], file)
+		objs, err := loader.Decode(contents[file], file)
 		if err != nil {
 			problems = append(problems, err.Error()+" (keeping the objects it last held)")
-			decoded = f.lastFiles[file]
+			objs = f.lastFiles[file]
 		}
-		next[file] = decoded
-		for _, o := range decoded {
-			if !f.Validator.Knows(o.Raw) {
-				objs = append(objs, o) // a ConfigMap
-				continue
-			}
-			raw := o.Raw.DeepCopy()
-			if errs := f.Validator.Validate(ctx, raw); len(errs) > 0 {
-				msg := errs.ToAggregate().Error()
-				problems = append(problems, fmt.Sprintf("%s %s/%s (%s): %s", o.Kind(), namespace(o, f.DefaultNamespace), o.Typed.GetName(), o.Source, msg))
-				ns := namespace(o, f.DefaultNamespace)
-				refused[ns] = append(refused[ns], policy.ObjectStatus{Kind: o.Kind(), Name: o.Typed.GetName(), Reason: v1alpha1.ReasonInvalid, Message: msg})
-				continue
-			}
-			// Decode again from the defaulted object, so defaults apply as in a cluster.
-			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(raw.Object, o.Typed); err != nil {
-				problems = append(problems, fmt.Sprintf("%s: %v", o.Source, err))
-				continue
-			}
-			objs = append(objs, o)
+		next[file] = objs
+		decoded = append(decoded, objs...)
+	}
+	decoded, dups := loader.Unique(decoded, f.DefaultNamespace)
+	for _, err := range dups {
+		problems = append(problems, err.Error())
+	}
+	var objs []loader.Object
+	refused := map[string][]policy.ObjectStatus{}
+	for _, o := range decoded {
+		if !f.Validator.Knows(o.Raw) {
+			objs = append(objs, o) // a ConfigMap
+			continue
 		}
+		raw := o.Raw.DeepCopy()
+		if errs := f.Validator.Validate(ctx, raw); len(errs) > 0 {
+			msg := errs.ToAggregate().Error()
+			problems = append(problems, fmt.Sprintf("%s %s/%s (%s): %s", o.Kind(), namespace(o, f.DefaultNamespace), o.Typed.GetName(), o.Source, msg))
+			ns := namespace(o, f.DefaultNamespace)
+			refused[ns] = append(refused[ns], policy.ObjectStatus{Kind: o.Kind(), Name: o.Typed.GetName(), Reason: v1alpha1.ReasonInvalid, Message: msg})
+			continue
+		}
+		// Decode again from the defaulted object, so defaults apply as in a cluster.
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(raw.Object, o.Typed); err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %v", o.Source, err))
+			continue
+		}
+		objs = append(objs, o)
 	}
 	f.lastFiles = next
 	f.fingerprint = fp

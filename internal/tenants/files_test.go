@@ -87,6 +87,17 @@ func TestFilesReloadAndKeepLastGood(t *testing.T) {
 	// Schema defaults apply to files as they would in a cluster.
 	g.Expect(store.Snapshot("acme").Login.Password.MinLength).To(Equal(8))
 
+	// A second file defining the same template is reported with both files and ignored:
+	// the first, by file name, stays in force.
+	write("template.yaml", templateYAML("[Reports]"))
+	write("zz-copy.yaml", templateYAML("[Dashboard]"))
+	_, problems, _ = f.Load(ctx)
+	g.Expect(problems).To(ConsistOf(And(ContainSubstring("zz-copy.yaml"), ContainSubstring("PermissionTemplate acme/reps is already defined in "+filepath.Join(dir, "template.yaml")))))
+	g.Expect(dashboardAllowed(store)).To(BeTrue(), "the copy restricting Dashboard is ignored")
+	st = store.Get("acme").Report.Find(policy.KindPermissionTemplate, "reps")
+	g.Expect(st.Ready).To(BeTrue())
+	g.Expect(os.Remove(filepath.Join(dir, "zz-copy.yaml"))).To(Succeed())
+
 	// Removing every object forgets the tenant.
 	g.Expect(os.Remove(filepath.Join(dir, "template.yaml"))).To(Succeed())
 	g.Expect(os.Remove(filepath.Join(dir, "group.yaml"))).To(Succeed())
