@@ -133,8 +133,9 @@ crmauthz is running. The decision API is on %[1]s; logs are in %[2]s.
   bin/crmauthz check --server %[1]s --tenant acme --user u-15 --role SalesUser edit leads/L-1 --owner u-16 --field Stage --explain
   bin/kubectl-crmauthz access --user u-15 --role SalesUser -n acme     # the access matrix
 
-  kubectl patch pt inside-sales -n acme --type=merge -p '{"spec":{"restrictedFeatures":["Dashboard"]}}'
-                                                     # and ask again: the answer changes within milliseconds
+  bin/crmauthz check --server %[1]s --tenant acme --user u-12 --role SalesUser access Dashboard   # DENIED: inside-sales restricts it
+  kubectl patch pt inside-sales -n acme --type=merge -p '{"spec":{"restrictedFeatures":["API"]}}'
+                                                     # and ask again: ALLOWED within milliseconds
 
 Press Ctrl-C to stop everything.
 `, base, *stateDir, kubeconfig)

@@ -57,6 +57,9 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	// The API server calls the manager's webhooks, as in a cluster.
 	testEnv.WebhookInstallOptions = envtest.WebhookInstallOptions{Paths: []string{testenv.Path("config", "webhook")}}
+	// A certificate directory of our own lets a test restart the API server process
+	// with the same certificates and port: envtest makes new ones in a fresh directory.
+	testEnv.ControlPlane.APIServer = &envtest.APIServer{CertDir: GinkgoT().TempDir()}
 	cfg, err = testEnv.Start()
 	Expect(err).NotTo(HaveOccurred())
 	k8sClient, err = client.New(cfg, client.Options{Scheme: operator.Scheme()})
