@@ -18,7 +18,8 @@ package v1alpha1
 
 import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-// Role is a CRM user role. The CRM sends the asking user's role with every request.
+// Role is a CRM user role. The CRM sends the asking user's role with every
+// request.
 // +kubebuilder:validation:Enum=SuperAdmin;Administrator;SalesManager;SalesUser;MarketingUser
 type Role string
 
@@ -65,11 +66,12 @@ var Features = []Feature{
 	FeatureExportUsers, FeatureOrganizationSwitch, FeatureSupportAccess,
 }
 
-// UserAdministrationFeatures may never be restricted for role SalesUser (the CRM
-// cannot apply them to sales users).
+// UserAdministrationFeatures may never be restricted for role SalesUser (the
+// CRM cannot apply them to sales users).
 var UserAdministrationFeatures = []Feature{FeatureCreateUsers, FeatureActivateUsers, FeatureDeactivateUsers}
 
-// AdminOnlyFeatures can be restricted only on templates that apply to Administrators.
+// AdminOnlyFeatures can be restricted only on templates that apply to
+// Administrators.
 var AdminOnlyFeatures = []Feature{FeatureEditUserContact, FeatureExportUsers, FeatureOrganizationSwitch, FeatureSupportAccess}
 
 // Condition types and reasons shared by every kind.
@@ -77,8 +79,8 @@ const (
 	// ConditionReady is True when the object compiled and is part of the tenant's
 	// policy in force.
 	ConditionReady = "Ready"
-	// ConditionConflict is True on a PermissionTemplate that lost a tie for a user,
-	// sales group or role to a template whose name sorts first.
+	// ConditionConflict is True on a PermissionTemplate that lost a tie for a
+	// user, sales group or role to a template whose name sorts first.
 	ConditionConflict = "Conflict"
 
 	// ReasonCompiled: the object compiled and is enforced.
@@ -89,12 +91,14 @@ const (
 	// ReasonTemplateLimit: the namespace holds more than 50 templates and this one
 	// sorts after the first 50 by creation time.
 	ReasonTemplateLimit = "TemplateLimitExceeded"
-	// ReasonDuplicateLoginPolicy: another LoginPolicy in the namespace is in force.
+	// ReasonDuplicateLoginPolicy: another LoginPolicy in the namespace is in
+	// force.
 	ReasonDuplicateLoginPolicy = "DuplicateLoginPolicy"
 	// ReasonCycle: the sales group's parent chain loops back to itself.
 	ReasonCycle = "ParentCycle"
-	// ReasonProxyListUnavailable: the referenced anonymous-proxy ConfigMap is missing or
-	// unreadable; the allowlist then denies every address on its channels.
+	// ReasonProxyListUnavailable: the referenced anonymous-proxy ConfigMap is
+	// missing or unreadable; the allowlist then denies every address on its
+	// channels.
 	ReasonProxyListUnavailable = "ProxyListUnavailable"
 	// ReasonTie: the template claims a user, group or role that another template
 	// claims at the same level.
@@ -105,8 +109,9 @@ const (
 
 // Status is the part of status every kind shares.
 type Status struct {
-	// conditions describe the object's state. `Ready` is True when the object compiled
-	// and is enforced in its tenant's policy; False with a reason when it is left out.
+	// conditions describe the object's state. `Ready` is True when the object
+	// compiled and is enforced in its tenant's policy; False with a reason when it
+	// is left out.
 	// +listType=map
 	// +listMapKey=type
 	// +kubebuilder:validation:MaxItems=32

@@ -14,8 +14,9 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Package v1alpha1 contains the crmauthz policy API: the custom resources a CRM
-// administrator writes to say who may see and do what in one CRM account (tenant).
+// Package v1alpha1 contains the crmauthz policy API: the custom resources a
+// CRM administrator writes to say who may see and do what in one CRM account
+// (tenant).
 // +kubebuilder:object:generate=true
 // +groupName=policy.crmauthz.io
 package v1alpha1

@@ -18,8 +18,8 @@ package v1alpha1
 
 import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-// Channel is where a request comes from, as IP allowlists see it: `Login` (the web
-// and mobile login) or `API`.
+// Channel is where a request comes from, as IP allowlists see it: `Login` (the
+// web and mobile login) or `API`.
 // +kubebuilder:validation:Enum=Login;API
 type Channel string
 
@@ -51,11 +51,12 @@ type ConfigMapKeyRef struct {
 	Key string `json:"key"`
 }
 
-// AnonymousProxyList is where the list of anonymous-proxy addresses comes from.
+// AnonymousProxyList is where the list of anonymous-proxy addresses comes
+// from.
 type AnonymousProxyList struct {
-	// configMapRef is the ConfigMap key holding the list, e.g. a Tor exit-node list.
-	// If it is missing or unreadable, the allowlist denies every address on its
-	// channels (fail closed).
+	// configMapRef is the ConfigMap key holding the list, e.g. a Tor exit-node
+	// list. If it is missing or unreadable, the allowlist denies every address on
+	// its channels (fail closed).
 	// +required
 	ConfigMapRef ConfigMapKeyRef `json:"configMapRef"`
 }
@@ -113,8 +114,8 @@ type IPAllowlistStatus struct {
 // +kubebuilder:printcolumn:name="CIDRs",type=string,JSONPath=`.spec.cidrs`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 
-// IPAllowlist restricts the addresses users may log in or call the API from, per
-// channel and role, and can block anonymous proxies such as Tor exits.
+// IPAllowlist restricts the addresses users may log in or call the API from,
+// per channel and role, and can block anonymous proxies such as Tor exits.
 type IPAllowlist struct {
 	metav1.TypeMeta `json:",inline"`
 	// +optional

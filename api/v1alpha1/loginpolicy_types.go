@@ -39,22 +39,23 @@ const (
 	TwoFactorRequired TwoFactorMode = "Required"
 )
 
-// Duration is a Go duration string such as `30m`, `12h` or `1h30m`; it must be positive.
-// The CEL rules first check the pattern, so a malformed value gets only the pattern's
-// error rather than also a CEL conversion error.
+// Duration is a Go duration string such as `30m`, `12h` or `1h30m`; it must be
+// positive. The CEL rules first check the pattern, so a malformed value gets
+// only the pattern's error rather than also a CEL conversion error.
 // +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
 // +kubebuilder:validation:MaxLength=32
 // +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?(ns|us|µs|ms|s|m|h))+$') || duration(self) > duration('0s')",message="must be a positive duration such as 30m or 12h"
 type Duration string
 
-// TrustedDevices lets users skip the second factor on a device they verified recently.
+// TrustedDevices lets users skip the second factor on a device they verified
+// recently.
 // +kubebuilder:validation:XValidation:rule="!has(self.enabled) || !self.enabled || has(self.validFor)",message="validFor is required when trusted devices are enabled",fieldPath=".validFor"
 type TrustedDevices struct {
 	// enabled turns trusted devices on.
 	// +optional
 	Enabled bool `json:"enabled,omitempty"`
-	// validFor is how long a device stays trusted after the second factor was passed
-	// on it, e.g. `720h` (30 days).
+	// validFor is how long a device stays trusted after the second factor was
+	// passed on it, e.g. `720h` (30 days).
 	// +optional
 	ValidFor Duration `json:"validFor,omitempty"`
 }
@@ -62,8 +63,8 @@ type TrustedDevices struct {
 // TwoFactor is the two-factor authentication policy.
 // +kubebuilder:validation:XValidation:rule="!has(self.users) || size(self.users) == 0 || self.mode == 'PerUser'",messageExpression="'users may be set only with mode PerUser, not ' + self.mode",fieldPath=".users"
 type TwoFactor struct {
-	// mode is `Disabled` (the default: nobody needs a second factor), `PerUser` (the
-	// users listed in `users` do) or `Required` (everyone does).
+	// mode is `Disabled` (the default: nobody needs a second factor), `PerUser`
+	// (the users listed in `users` do) or `Required` (everyone does).
 	// +kubebuilder:default=Disabled
 	// +optional
 	Mode TwoFactorMode `json:"mode,omitempty"`
@@ -72,7 +73,8 @@ type TwoFactor struct {
 	// +kubebuilder:validation:MaxItems=10000
 	// +optional
 	Users []UserID `json:"users,omitempty"`
-	// trustedDevices lets a user skip the second factor on a recently verified device.
+	// trustedDevices lets a user skip the second factor on a recently verified
+	// device.
 	// +optional
 	TrustedDevices *TrustedDevices `json:"trustedDevices,omitempty"`
 }
@@ -102,7 +104,8 @@ type PasswordPolicy struct {
 	// +kubebuilder:default=8
 	// +optional
 	MinLength int32 `json:"minLength,omitempty"`
-	// minSpecialChars is the fewest characters that are neither letters nor digits.
+	// minSpecialChars is the fewest characters that are neither letters nor
+	// digits.
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=128
 	// +kubebuilder:default=0
@@ -127,8 +130,8 @@ type PasswordPolicy struct {
 
 // LoginPolicySpec is the tenant's login and session security.
 type LoginPolicySpec struct {
-	// authProviders are the ways users may log in: `Password`, `Google`, `ADFS`, `API`.
-	// Default `[Password]`.
+	// authProviders are the ways users may log in: `Password`, `Google`, `ADFS`,
+	// `API`. Default `[Password]`.
 	// +listType=set
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=4
@@ -144,7 +147,8 @@ type LoginPolicySpec struct {
 	// +optional
 	Session *SessionPolicy `json:"session,omitempty"`
 
-	// passwordPolicy is what passwords must contain. Default: at least 8 characters.
+	// passwordPolicy is what passwords must contain. Default: at least 8
+	// characters.
 	// +optional
 	PasswordPolicy *PasswordPolicy `json:"passwordPolicy,omitempty"`
 
@@ -173,9 +177,9 @@ type LoginPolicyStatus struct {
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 
 // LoginPolicy is a CRM account's login security: auth providers, two-factor
-// authentication, trusted devices, session expiry and password rules. At most one per
-// namespace; without one, the defaults apply (Password only, no 2FA, no timeouts,
-// passwords of at least 8 characters).
+// authentication, trusted devices, session expiry and password rules. At most
+// one per namespace; without one, the defaults apply (Password only, no 2FA,
+// no timeouts, passwords of at least 8 characters).
 type LoginPolicy struct {
 	metav1.TypeMeta `json:",inline"`
 	// +optional

@@ -57,8 +57,8 @@ const (
 	UserAccessSalesGroupUsers UserAccess = "SalesGroupUsers"
 )
 
-// ReportsPolicy says what happens to Reports and CustomApps when the template hides
-// lead or opportunity fields.
+// ReportsPolicy says what happens to Reports and CustomApps when the template
+// hides lead or opportunity fields.
 // +kubebuilder:validation:Enum=Restrict;Allow
 type ReportsPolicy string
 
@@ -67,7 +67,8 @@ const (
 	ReportsAllow    ReportsPolicy = "Allow"
 )
 
-// FieldName is the API name of a CRM field, e.g. `AnnualIncome` or `mx_Custom_7`.
+// FieldName is the API name of a CRM field, e.g. `AnnualIncome` or
+// `mx_Custom_7`.
 // +kubebuilder:validation:MinLength=1
 // +kubebuilder:validation:MaxLength=128
 // +kubebuilder:validation:Pattern=`^[A-Za-z][A-Za-z0-9_]*$`
@@ -83,10 +84,10 @@ type RecordType string
 // +kubebuilder:validation:XValidation:rule="self.access != 'Partial' || (has(self.fields) && size(self.fields) > 0)",message="fields is required when access is Partial: list the fields to hide or protect",fieldPath=".fields"
 // +kubebuilder:validation:XValidation:rule="!has(self.fields) || size(self.fields) == 0 || self.access == 'Partial'",messageExpression="'fields may be set only when access is Partial, not ' + self.access",fieldPath=".fields"
 type Permission struct {
-	// access is how much of the action is granted. `Full`: the action on every field.
-	// `Partial`: the action, except on the fields listed in `fields` (hidden for view;
-	// may not be set for create and edit); only view, create and edit accept it.
-	// `None`: the action is denied.
+	// access is how much of the action is granted. `Full`: the action on every
+	// field. `Partial`: the action, except on the fields listed in `fields`
+	// (hidden for view; may not be set for create and edit); only view, create and
+	// edit accept it. `None`: the action is denied.
 	// +kubebuilder:default=Full
 	// +optional
 	Access Access `json:"access,omitempty"`
@@ -94,21 +95,22 @@ type Permission struct {
 	// scope is which records the action reaches. `Own`: records the user owns.
 	// `Shared`: also records shared with the user. `Team`: also records owned by
 	// members and managers of the user's sales groups and, for a group manager, of
-	// every group below. `All`: every record. When omitted, the role baseline's scope
-	// for this action applies (or `Own` where the baseline grants none).
+	// every group below. `All`: every record. When omitted, the role baseline's
+	// scope for this action applies (or `Own` where the baseline grants none).
 	// +optional
 	Scope Scope `json:"scope,omitempty"`
 
 	// fields are the fields Partial access withholds: hidden from view, or not
-	// settable on create and edit. Required with `access: Partial`, refused otherwise.
+	// settable on create and edit. Required with `access: Partial`, refused
+	// otherwise.
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=200
 	// +optional
 	Fields []FieldName `json:"fields,omitempty"`
 
-	// bulk is whether the action may be done as a bulk operation (bulk update, bulk
-	// delete, bulk create): `Allow` (the default) or `Deny`. Only create, edit and
-	// delete accept it.
+	// bulk is whether the action may be done as a bulk operation (bulk update,
+	// bulk delete, bulk create): `Allow` (the default) or `Deny`. Only create,
+	// edit and delete accept it.
 	// +optional
 	Bulk Bulk `json:"bulk,omitempty"`
 }
@@ -123,12 +125,12 @@ type Permission struct {
 // +kubebuilder:validation:XValidation:rule="!has(self.__import__) || !has(self.__import__.bulk)",message="bulk is allowed only on create, edit and delete",fieldPath=".import.bulk"
 // +kubebuilder:validation:XValidation:rule="!has(self.reassign) || !has(self.reassign.bulk)",message="bulk is allowed only on create, edit and delete",fieldPath=".reassign.bulk"
 type RecordPermissions struct {
-	// view is who may see records and search for them. Every other action is capped
-	// by it: nobody acts on what they cannot see.
+	// view is who may see records and search for them. Every other action is
+	// capped by it: nobody acts on what they cannot see.
 	// +optional
 	View *Permission `json:"view,omitempty"`
-	// create is who may add records; for create the record's scope is judged on its
-	// intended owner.
+	// create is who may add records; for create the record's scope is judged on
+	// its intended owner.
 	// +optional
 	Create *Permission `json:"create,omitempty"`
 	// edit is who may change existing records.
@@ -147,22 +149,23 @@ type RecordPermissions struct {
 	// +optional
 	Reassign *Permission `json:"reassign,omitempty"`
 
-	// maskedFields are shown masked (e.g. `98******21`) and may not be edited, unless
-	// the stored value is empty: a user who learns a masked phone number may fill it in.
+	// maskedFields are shown masked (e.g. `98******21`) and may not be edited,
+	// unless the stored value is empty: a user who learns a masked phone number
+	// may fill it in.
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=200
 	// +optional
 	MaskedFields []FieldName `json:"maskedFields,omitempty"`
-	// ownerOnlyFields may be edited only by the record's owner; others may still see
-	// them.
+	// ownerOnlyFields may be edited only by the record's owner; others may still
+	// see them.
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=200
 	// +optional
 	OwnerOnlyFields []FieldName `json:"ownerOnlyFields,omitempty"`
 }
 
-// ActivityPermissions are the permissions on activities (calls, emails, meetings,
-// form submissions...).
+// ActivityPermissions are the permissions on activities (calls, emails,
+// meetings, form submissions...).
 // +kubebuilder:validation:XValidation:rule="!has(self.delete) || self.delete.access != 'Partial'",message="Partial access is allowed only on view, create and edit",fieldPath=".delete.access"
 // +kubebuilder:validation:XValidation:rule="!has(self.export) || self.export.access != 'Partial'",message="Partial access is allowed only on view, create and edit",fieldPath=".export.access"
 // +kubebuilder:validation:XValidation:rule="!has(self.__import__) || self.__import__.access != 'Partial'",message="Partial access is allowed only on view, create and edit",fieldPath=".import.access"
@@ -249,16 +252,17 @@ type TaskPermissions struct {
 	// +kubebuilder:validation:MaxItems=200
 	// +optional
 	OwnerOnlyFields []FieldName `json:"ownerOnlyFields,omitempty"`
-	// hiddenTypes are task types the user may not see at all: every action on them is
-	// denied.
+	// hiddenTypes are task types the user may not see at all: every action on them
+	// is denied.
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=200
 	// +optional
 	HiddenTypes []RecordType `json:"hiddenTypes,omitempty"`
 }
 
-// UserPermissions are the permissions on CRM user accounts (user administration).
-// There is no view: users are not capped by a view permission.
+// UserPermissions are the permissions on CRM user accounts (user
+// administration). There is no view: users are not capped by a view
+// permission.
 // +kubebuilder:validation:XValidation:rule="!has(self.create) || !has(self.create.scope) || self.create.scope == 'All'",message="users have no owner: scope may only be All",fieldPath=".create.scope"
 // +kubebuilder:validation:XValidation:rule="!has(self.edit) || !has(self.edit.scope) || self.edit.scope == 'All'",message="users have no owner: scope may only be All",fieldPath=".edit.scope"
 type UserPermissions struct {
@@ -271,8 +275,8 @@ type UserPermissions struct {
 	Edit *Permission `json:"edit,omitempty"`
 }
 
-// Entities holds a template's permissions per entity. An omitted entity or action
-// keeps the role baseline.
+// Entities holds a template's permissions per entity. An omitted entity or
+// action keeps the role baseline.
 type Entities struct {
 	// leads are people or companies the CRM tracks before they convert.
 	// +optional
@@ -280,8 +284,8 @@ type Entities struct {
 	// opportunities are deals being worked on.
 	// +optional
 	Opportunities *RecordPermissions `json:"opportunities,omitempty"`
-	// accounts are companies (B2B). Restricting the feature `Accounts` denies every
-	// action on them whatever is set here.
+	// accounts are companies (B2B). Restricting the feature `Accounts` denies
+	// every action on them whatever is set here.
 	// +optional
 	Accounts *RecordPermissions `json:"accounts,omitempty"`
 	// activities are calls, emails, meetings and other logged interactions.
@@ -295,9 +299,10 @@ type Entities struct {
 	Users *UserPermissions `json:"users,omitempty"`
 }
 
-// AppliesTo says whom a template governs. A user is governed by the template naming
-// them; else by one naming a sales group they belong to (member or manager); else by
-// one naming their role. At least one list must be non-empty.
+// AppliesTo says whom a template governs. A user is governed by the template
+// naming them; else by one naming a sales group they belong to (member or
+// manager); else by one naming their role. At least one list must be
+// non-empty.
 // +kubebuilder:validation:XValidation:rule="(has(self.users) && size(self.users) > 0) || (has(self.roles) && size(self.roles) > 0) || (has(self.salesGroups) && size(self.salesGroups) > 0)",message="appliesTo must name at least one user, role or sales group"
 // +kubebuilder:validation:XValidation:rule="!has(self.roles) || !self.roles.exists(r, r == 'SuperAdmin')",message="SuperAdmin is never governed by a template: remove it from roles",fieldPath=".roles"
 type AppliesTo struct {
@@ -306,8 +311,8 @@ type AppliesTo struct {
 	// +kubebuilder:validation:MaxItems=1000
 	// +optional
 	Users []UserID `json:"users,omitempty"`
-	// roles are roles the template governs (any role except SuperAdmin); the weakest
-	// claim, used when no user or sales-group template applies.
+	// roles are roles the template governs (any role except SuperAdmin); the
+	// weakest claim, used when no user or sales-group template applies.
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=5
 	// +optional
@@ -320,12 +325,13 @@ type AppliesTo struct {
 	SalesGroups []GroupName `json:"salesGroups,omitempty"`
 }
 
-// PermissionTemplateSpec is a set of access rights applied to users, sales groups or
-// roles.
+// PermissionTemplateSpec is a set of access rights applied to users, sales
+// groups or roles.
 // +kubebuilder:validation:XValidation:rule="!has(self.restrictedFeatures) || !has(self.appliesTo.roles) || !self.appliesTo.roles.exists(r, r == 'SalesUser') || !self.restrictedFeatures.exists(f, f in ['CreateUsers', 'ActivateUsers', 'DeactivateUsers'])",message="CreateUsers, ActivateUsers and DeactivateUsers cannot be restricted for role SalesUser",fieldPath=".restrictedFeatures"
 // +kubebuilder:validation:XValidation:rule="!has(self.restrictedFeatures) || !self.restrictedFeatures.exists(f, f in ['EditUserContact', 'ExportUsers', 'OrganizationSwitch', 'SupportAccess']) || ((!has(self.appliesTo.roles) || self.appliesTo.roles.all(r, r == 'Administrator')) && (!has(self.appliesTo.salesGroups) || size(self.appliesTo.salesGroups) == 0))",message="EditUserContact, ExportUsers, OrganizationSwitch and SupportAccess are admin-only: the template may apply to role Administrator and to users, not to other roles or to salesGroups",fieldPath=".restrictedFeatures"
 type PermissionTemplateSpec struct {
-	// description says what the template is for, for the administrators who read it.
+	// description says what the template is for, for the administrators who read
+	// it.
 	// +kubebuilder:validation:MaxLength=500
 	// +optional
 	Description string `json:"description,omitempty"`
@@ -335,31 +341,33 @@ type PermissionTemplateSpec struct {
 	AppliesTo AppliesTo `json:"appliesTo"`
 
 	// userAccess is whom the governed users see in user and owner drop-downs:
-	// `AllUsers` (the default) or `SalesGroupUsers` (a group manager sees the users of
-	// the groups they manage and below; anyone else sees only themself).
+	// `AllUsers` (the default) or `SalesGroupUsers` (a group manager sees the
+	// users of the groups they manage and below; anyone else sees only themself).
 	// +kubebuilder:default=AllUsers
 	// +optional
 	UserAccess UserAccess `json:"userAccess,omitempty"`
 
-	// restrictedFeatures are features the governed users may not access. `API` denies
-	// every request on the API channel; `Accounts` denies every action on accounts.
-	// User administration (`CreateUsers`, `ActivateUsers`, `DeactivateUsers`) cannot be
-	// restricted for SalesUser; admin-only features (`EditUserContact`, `ExportUsers`,
-	// `OrganizationSwitch`, `SupportAccess`) only on Administrator templates.
+	// restrictedFeatures are features the governed users may not access. `API`
+	// denies every request on the API channel; `Accounts` denies every action on
+	// accounts. User administration (`CreateUsers`, `ActivateUsers`,
+	// `DeactivateUsers`) cannot be restricted for SalesUser; admin-only features
+	// (`EditUserContact`, `ExportUsers`, `OrganizationSwitch`, `SupportAccess`)
+	// only on Administrator templates.
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=17
 	// +optional
 	RestrictedFeatures []Feature `json:"restrictedFeatures,omitempty"`
 
-	// reportsWithHiddenFields decides Reports and CustomApps when the template hides
-	// lead or opportunity fields from view (Partial view): hidden fields would still
-	// show there, so `Restrict` (the default) restricts both; `Allow` keeps them.
+	// reportsWithHiddenFields decides Reports and CustomApps when the template
+	// hides lead or opportunity fields from view (Partial view): hidden fields
+	// would still show there, so `Restrict` (the default) restricts both; `Allow`
+	// keeps them.
 	// +kubebuilder:default=Restrict
 	// +optional
 	ReportsWithHiddenFields ReportsPolicy `json:"reportsWithHiddenFields,omitempty"`
 
-	// entities holds the permissions per entity and action. What is omitted keeps the
-	// role baseline.
+	// entities holds the permissions per entity and action. What is omitted keeps
+	// the role baseline.
 	// +optional
 	Entities Entities `json:"entities,omitempty"`
 }
@@ -368,9 +376,9 @@ type PermissionTemplateSpec struct {
 type PermissionTemplateStatus struct {
 	Status `json:",inline"`
 
-	// effectiveRestrictedFeatures are the features the template restricts in effect:
-	// restrictedFeatures plus Reports and CustomApps when hidden lead or opportunity
-	// fields restrict them (see reportsWithHiddenFields).
+	// effectiveRestrictedFeatures are the features the template restricts in
+	// effect: restrictedFeatures plus Reports and CustomApps when hidden lead or
+	// opportunity fields restrict them (see reportsWithHiddenFields).
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=17
 	// +optional
@@ -386,9 +394,9 @@ type PermissionTemplateStatus struct {
 // +kubebuilder:printcolumn:name="Restricted",type=string,JSONPath=`.status.effectiveRestrictedFeatures`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 
-// PermissionTemplate is a CRM permission template: access rights to entities, actions,
-// fields and features, applied to users, sales groups or roles of one CRM account (the
-// namespace). At most 50 per namespace.
+// PermissionTemplate is a CRM permission template: access rights to entities,
+// actions, fields and features, applied to users, sales groups or roles of one
+// CRM account (the namespace). At most 50 per namespace.
 type PermissionTemplate struct {
 	metav1.TypeMeta `json:",inline"`
 	// +optional

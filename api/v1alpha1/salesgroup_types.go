@@ -25,8 +25,9 @@ type SalesGroupSpec struct {
 	// +optional
 	DisplayName string `json:"displayName,omitempty"`
 
-	// managers are user ids that lead the group. A manager reaches the records of the
-	// group's members and managers and of every group below this one (Team scope).
+	// managers are user ids that lead the group. A manager reaches the records of
+	// the group's members and managers and of every group below this one (Team
+	// scope).
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=100
 	// +optional
@@ -49,11 +50,13 @@ type SalesGroupSpec struct {
 type SalesGroupStatus struct {
 	Status `json:",inline"`
 
-	// memberCount is the number of distinct users (members and managers) in the group.
+	// memberCount is the number of distinct users (members and managers) in the
+	// group.
 	// +optional
 	MemberCount int32 `json:"memberCount,omitempty"`
 
-	// depth is the group's level in its tree: 1 for a root, 2 for its children, ...
+	// depth is the group's level in its tree: 1 for a root, 2 for its children,
+	// ...
 	// +optional
 	Depth int32 `json:"depth,omitempty"`
 }
@@ -68,8 +71,9 @@ type SalesGroupStatus struct {
 // +kubebuilder:printcolumn:name="Depth",type=integer,JSONPath=`.status.depth`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 
-// SalesGroup is a CRM sales group: a team of users with managers, placed in a hierarchy
-// through parent. Templates may apply to a group, and Team scope follows the groups.
+// SalesGroup is a CRM sales group: a team of users with managers, placed in a
+// hierarchy through parent. Templates may apply to a group, and Team scope
+// follows the groups.
 type SalesGroup struct {
 	metav1.TypeMeta `json:",inline"`
 	// +optional

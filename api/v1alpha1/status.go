@@ -16,7 +16,8 @@ limitations under the License.
 
 package v1alpha1
 
-// CommonStatus returns the status fields every kind shares (for the status writers).
+// CommonStatus returns the status fields every kind shares (for the status
+// writers).
 func (p *PermissionTemplate) CommonStatus() *Status { return &p.Status.Status }
 
 // CommonStatus returns the status fields every kind shares.
