@@ -110,7 +110,15 @@ func run() error {
 		return err
 	}
 	fmt.Println("Applying the samples (tenant acme) with kubectl ...")
-	out, err := kubectl(kubeconfig, "apply", "-k", testenv.Path("config", "samples"))
+	// File by file, groups before the templates that name them (and, in their file,
+	// parents before children), so the first apply raises no "does not exist (yet)"
+	// warnings; `kubectl apply -k` would sort them by kind and name.
+	args := []string{"apply"}
+	for _, f := range []string{"namespace.yaml", "policy_v1alpha1_salesgroup.yaml", "policy_v1alpha1_permissiontemplate.yaml",
+		"policy_v1alpha1_loginpolicy.yaml", "policy_v1alpha1_ipallowlist.yaml"} {
+		args = append(args, "-f", testenv.Path("config", "samples", f))
+	}
+	out, err := kubectl(kubeconfig, args...)
 	fmt.Print(out)
 	if err != nil {
 		return err
