@@ -5,7 +5,6 @@ package engine
 
 import (
 	"net/netip"
-	"strings"
 
 	"github.com/crmauthz/crmauthz/internal/policy"
 )
@@ -56,8 +55,8 @@ type Request struct {
 }
 
 // Decision is a check's answer. The caller owns it and may reuse it across checks:
-// Check resets it, keeping the DeniedFields buffer. Hidden, Masked and Sources point
-// into the snapshot and must not be modified.
+// Check resets it, keeping the DeniedFields and Trace buffers. Hidden, Masked and
+// Sources point into the snapshot and must not be modified.
 type Decision struct {
 	Allowed bool
 	Reason  Reason
@@ -72,15 +71,43 @@ type Decision struct {
 	Feature policy.Feature
 	// Sources are the allowlists whose anonymous-proxy rule refused the address.
 	Sources []string
-	Trace   []Step
+	// Trace, with Request.Explain, lists every step of SPEC §3.1 up to the deciding one.
+	Trace []Step
 }
 
-// Step is one line of an explain trace.
+// Step is one line of an explain trace: a step of SPEC §3.1 (Number is its number) and its
+// outcome: "pass", "skip" (Detail says why it does not apply), or the decision's reason
+// at the step that decided.
 type Step struct {
+	Number  int    `json:"number"`
 	Step    string `json:"step"`
 	Outcome string `json:"outcome"`
 	Detail  string `json:"detail,omitempty"`
 }
+
+// Outcomes of a step that did not decide.
+const (
+	Pass = "pass"
+	Skip = "skip"
+)
+
+// The steps of SPEC §3.1, in order; their index is the step's number.
+var stepNames = [...]string{1: "tenant", 2: "apiFeature", 3: "ipRules", 4: "featureAccess", 5: "accountsFeature",
+	6: "recordType", 7: "permission", 8: "scope", 9: "bulk", 10: "fields", 11: "allow"}
+
+const (
+	stepTenant = iota + 1
+	stepAPIFeature
+	stepIPRules
+	stepFeatureAccess
+	stepAccountsFeature
+	stepRecordType
+	stepPermission
+	stepScope
+	stepBulk
+	stepFields
+	stepAllow
+)
 
 func (d *Decision) reset() {
 	*d = Decision{DeniedFields: d.DeniedFields[:0], Trace: d.Trace[:0]}
@@ -91,66 +118,116 @@ func (d *Decision) deny(r Reason) {
 }
 
 // Check decides one request against snapshot s (nil: the tenant is unknown), in the
-// order of SPEC §3.1, writing the answer into d.
+// order of SPEC §3.1, writing the answer into d. Every trace line is built inside an
+// `if x` (explain): a check that does not explain allocates nothing.
 func Check(s *policy.Snapshot, r *Request, d *Decision) {
 	d.reset()
+	x := r.Explain
 	if s == nil {
 		d.deny(UnknownTenant)
-		d.trace(r, "tenant", "unknown", "")
+		if x {
+			d.step(stepTenant, string(UnknownTenant), "no crmauthz object in this tenant")
+		}
 		return
 	}
 	p := s.Governing(r.User, r.Role)
 	d.Template = p.Template
-	if r.Explain {
-		d.traceGoverning(r, p)
+	if x {
+		d.step(stepTenant, Pass, "known; "+governing(r, p))
 	}
-	if denied := checkChannel(s, p, r.Role, r.Channel, r.IP, d, r.Explain); denied {
+	if denied := checkChannel(s, p, r.Role, r.Channel, r.IP, d, x); denied {
 		return
 	}
 	if r.Action == policy.ActionAccess {
 		if p.Restricted.Has(r.Feature) {
 			d.deny(FeatureRestricted)
 			d.Feature = r.Feature
-			d.trace(r, "feature", "restricted", r.Feature.String())
+			if x {
+				d.step(stepFeatureAccess, string(FeatureRestricted), "feature "+r.Feature.String()+" is restricted")
+			}
 			return
 		}
 		d.Allowed, d.Reason = true, Allowed
-		d.trace(r, "feature", "allowed", r.Feature.String())
+		if x {
+			d.step(stepFeatureAccess, string(Allowed), "feature "+r.Feature.String()+" is not restricted")
+		}
 		return
+	}
+	if x {
+		d.step(stepFeatureAccess, Skip, "action "+r.Action.String()+" is not access")
 	}
 	if r.Entity == policy.EntityAccounts && p.Restricted.Has(featureAccounts) {
 		d.deny(FeatureRestricted)
 		d.Feature = featureAccounts
-		d.trace(r, "feature", "restricted", "Accounts: every action on accounts is denied")
+		if x {
+			d.step(stepAccountsFeature, string(FeatureRestricted), "feature Accounts is restricted: every action on accounts is denied")
+		}
 		return
+	}
+	if x {
+		if r.Entity == policy.EntityAccounts {
+			d.step(stepAccountsFeature, Pass, "feature Accounts is not restricted")
+		} else {
+			d.step(stepAccountsFeature, Skip, "entity "+r.Entity.String()+" is not accounts")
+		}
 	}
 	ep := &p.Entities[r.Entity]
 	if r.Type != "" && ep.HiddenTypes.Has(r.Type) {
 		d.deny(TypeHidden)
-		d.trace(r, "record type", "hidden", r.Type)
+		if x {
+			d.step(stepRecordType, string(TypeHidden), "records of type "+r.Type+" are hidden")
+		}
 		return
+	}
+	if x {
+		if r.Type == "" {
+			d.step(stepRecordType, Skip, "no resource.type given")
+		} else {
+			d.step(stepRecordType, Pass, "type "+r.Type+" is not hidden")
+		}
 	}
 	perm := &ep.Perms[r.Action]
 	d.Scope = perm.Scope
 	if perm.Scope == policy.ScopeNone {
 		d.deny(ActionDenied)
-		d.traceAction(r)
+		if x {
+			d.step(stepPermission, string(ActionDenied), r.Entity.String()+"."+r.Action.String()+": access None")
+		}
 		return
+	}
+	if x {
+		d.step(stepPermission, Pass, r.Entity.String()+"."+r.Action.String()+": access "+access(perm))
 	}
 	if !inScope(s, perm.Scope, r) {
 		d.deny(OutOfScope)
-		d.traceScope(r, "out of scope", perm.Scope)
+		if x {
+			d.step(stepScope, string(OutOfScope), "permission reaches "+perm.Scope.String()+"; "+recordOf(r))
+		}
 		return
 	}
-	d.traceScope(r, "in scope", perm.Scope)
+	if x {
+		d.step(stepScope, Pass, "permission reaches "+perm.Scope.String()+"; "+recordOf(r))
+	}
 	if r.Bulk && perm.BulkDeny {
 		d.deny(BulkDenied)
-		d.trace(r, "bulk", "denied", "")
+		if x {
+			d.step(stepBulk, string(BulkDenied), "bulk: Deny on "+r.Entity.String()+"."+r.Action.String())
+		}
 		return
+	}
+	if x {
+		if r.Bulk {
+			d.step(stepBulk, Pass, "bulk is allowed")
+		} else {
+			d.step(stepBulk, Skip, "not a bulk operation")
+		}
 	}
 	switch r.Action {
 	case policy.ActionView:
 		d.Hidden, d.Masked = perm.Fields.Items(), ep.Masked.Items()
+		if x {
+			d.step(stepFields, Pass, "view: the CRM hides "+countOf(len(d.Hidden))+" and masks "+countOf(len(d.Masked)))
+		}
 	case policy.ActionCreate, policy.ActionEdit:
 		owner := r.Owner
 		if owner == "" {
@@ -165,12 +242,27 @@ func Check(s *policy.Snapshot, r *Request, d *Decision) {
 		}
 		if len(d.DeniedFields) > 0 {
 			d.deny(FieldRestricted)
-			d.traceFields(r, perm, ep, owner)
+			if x {
+				d.step(stepFields, string(FieldRestricted), fieldsWhy(r, d, perm, ep, owner))
+			}
 			return
+		}
+		if x {
+			if len(r.Fields) == 0 {
+				d.step(stepFields, Skip, "no fields given")
+			} else {
+				d.step(stepFields, Pass, "every field given may be set")
+			}
+		}
+	default:
+		if x {
+			d.step(stepFields, Skip, "action "+r.Action.String()+" sets no fields")
 		}
 	}
 	d.Allowed, d.Reason = true, Allowed
-	d.trace(r, "decision", "allowed", "")
+	if x {
+		d.step(stepAllow, string(Allowed), "")
+	}
 }
 
 var featureAccounts, featureAPI = mustFeature("Accounts"), mustFeature("API")
@@ -185,38 +277,56 @@ func mustFeature(name string) policy.Feature {
 
 // checkChannel applies SPEC §3.1 steps 2 and 3: the API feature, then the IP rules of
 // the channel. It reports whether the request was denied.
-func checkChannel(s *policy.Snapshot, p *policy.Policy, role policy.Role, ch policy.Channel, ip netip.Addr, d *Decision, explain bool) bool {
-	if ch == policy.ChannelAPI && p.Restricted.Has(featureAPI) {
+func checkChannel(s *policy.Snapshot, p *policy.Policy, role policy.Role, ch policy.Channel, ip netip.Addr, d *Decision, x bool) bool {
+	switch {
+	case ch == policy.ChannelAPI && p.Restricted.Has(featureAPI):
 		d.deny(FeatureRestricted)
 		d.Feature = featureAPI
-		if explain {
-			d.Trace = append(d.Trace, Step{Step: "channel", Outcome: "restricted", Detail: "feature API is restricted"})
+		if x {
+			d.step(stepAPIFeature, string(FeatureRestricted), "feature API is restricted")
 		}
 		return true
-	}
-	if !ip.IsValid() {
-		return false
+	case x && ch == policy.ChannelAPI:
+		d.step(stepAPIFeature, Pass, "feature API is not restricted")
+	case x:
+		d.step(stepAPIFeature, Skip, "channel "+ch.String()+" is not API")
 	}
 	ipch := ch.IPChannel()
-	if proxy, sources := s.AnonymousProxy(ipch, ip); proxy {
-		d.deny(AnonymousProxy)
+	reason, sources, denied := ipRules(s, ipch, role, ip, ch == policy.ChannelAPI)
+	if denied {
+		d.deny(reason)
 		d.Sources = sources
-		if explain {
-			d.Trace = append(d.Trace, Step{Step: "ip", Outcome: "anonymous proxy", Detail: ip.String() + " is refused by the anonymous-proxy rule of " + strings.Join(sources, ", ")})
+		if x {
+			d.step(stepIPRules, string(reason), ipWhy(reason, ip, ipch, role, sources))
 		}
 		return true
 	}
-	if !s.IPAllowed(ipch, role, ip) {
-		d.deny(IPNotAllowed)
-		if explain {
-			d.Trace = append(d.Trace, Step{Step: "ip", Outcome: "not allowed", Detail: ip.String() + " is outside every allowlist for channel " + ipch.String() + " and role " + role.String()})
+	if x {
+		if ip.IsValid() {
+			d.step(stepIPRules, Pass, ip.String()+" is allowed on channel "+ipch.String())
+		} else {
+			d.step(stepIPRules, Skip, "no context.ip given, and channel "+ch.String()+" is gated by /v1/login and /v1/session")
 		}
-		return true
-	}
-	if explain {
-		d.Trace = append(d.Trace, Step{Step: "ip", Outcome: "allowed", Detail: ip.String()})
 	}
 	return false
+}
+
+// ipRules applies the IP rules of channel ch to ip (SPEC §2.4). A missing address is
+// refused when addressRequired and a rule would have examined it.
+func ipRules(s *policy.Snapshot, ch policy.IPChannel, role policy.Role, ip netip.Addr, addressRequired bool) (Reason, []string, bool) {
+	if !ip.IsValid() {
+		if addressRequired && s.AddressChecked(ch, role) {
+			return IPNotAllowed, nil, true
+		}
+		return "", nil, false
+	}
+	if proxy, sources := s.AnonymousProxy(ch, ip); proxy {
+		return AnonymousProxy, sources, true
+	}
+	if !s.IPAllowed(ch, role, ip) {
+		return IPNotAllowed, nil, true
+	}
+	return "", nil, false
 }
 
 // inScope is SPEC §3.3.

@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"net/netip"
+	"strconv"
 	"strings"
 
 	"github.com/crmauthz/crmauthz/internal/policy"
@@ -8,42 +10,57 @@ import (
 
 // The trace is built only when a request asks for it (explain); it may allocate.
 
-func (d *Decision) trace(r *Request, step, outcome, detail string) {
-	if r.Explain {
-		d.Trace = append(d.Trace, Step{Step: step, Outcome: outcome, Detail: detail})
-	}
+func (d *Decision) step(n int, outcome, detail string) {
+	d.Trace = append(d.Trace, Step{Number: n, Step: stepNames[n], Outcome: outcome, Detail: detail})
 }
 
-// traceScope and traceAction build their detail only when explaining: a check that
-// does not explain must not allocate.
-func (d *Decision) traceScope(r *Request, outcome string, scope policy.Scope) {
-	if r.Explain {
-		d.Trace = append(d.Trace, Step{Step: "scope", Outcome: outcome, Detail: "permission reaches " + scope.String()})
-	}
-}
-
-func (d *Decision) traceAction(r *Request) {
-	if r.Explain {
-		d.Trace = append(d.Trace, Step{Step: "permission", Outcome: "None", Detail: r.Entity.String() + "." + r.Action.String()})
-	}
-}
-
-func (d *Decision) traceGoverning(r *Request, p *policy.Policy) {
-	d.Trace = append(d.Trace, Step{Step: "tenant", Outcome: "known"})
+func governing(r *Request, p *policy.Policy) string {
 	switch {
 	case r.Role == policy.RoleSuperAdmin:
-		d.Trace = append(d.Trace, Step{Step: "template", Outcome: "none", Detail: "SuperAdmin: everything allowed"})
+		return "SuperAdmin: no template, everything allowed"
 	case p.Template == "":
-		d.Trace = append(d.Trace, Step{Step: "template", Outcome: "none", Detail: "role baseline of " + r.Role.String()})
-	default:
-		d.Trace = append(d.Trace, Step{Step: "template", Outcome: p.Template, Detail: "governs " + r.User + " (" + r.Role.String() + ")"})
+		return "no template governs " + r.User + ": the " + r.Role.String() + " baseline"
 	}
+	return "template " + p.Template + " governs " + r.User + " (" + r.Role.String() + ")"
 }
 
-func (d *Decision) traceFields(r *Request, perm *policy.Perm, ep *policy.EntityPolicy, owner string) {
-	if !r.Explain {
-		return
+func access(perm *policy.Perm) string {
+	if perm.Fields.Len() > 0 {
+		return "Partial, scope " + perm.Scope.String()
 	}
+	return "Full, scope " + perm.Scope.String()
+}
+
+func recordOf(r *Request) string {
+	switch {
+	case r.Entity == policy.EntityUsers:
+		return "users have no owner"
+	case r.Owner == "" && r.Action == policy.ActionCreate:
+		return "a new record owned by the asking user"
+	case r.Owner == "":
+		return "no resource.owner given"
+	}
+	return "record owned by " + r.Owner
+}
+
+func countOf(n int) string {
+	if n == 1 {
+		return "1 field"
+	}
+	return strconv.Itoa(n) + " fields"
+}
+
+func ipWhy(reason Reason, ip netip.Addr, ch policy.IPChannel, role policy.Role, sources []string) string {
+	switch {
+	case reason == AnonymousProxy:
+		return ip.String() + " is refused by the anonymous-proxy rule of " + strings.Join(sources, ", ")
+	case !ip.IsValid():
+		return "address missing: an IP rule covers channel " + ch.String() + ", so context.ip is required"
+	}
+	return ip.String() + " is outside every allowlist for channel " + ch.String() + " and role " + role.String()
+}
+
+func fieldsWhy(r *Request, d *Decision, perm *policy.Perm, ep *policy.EntityPolicy, owner string) string {
 	var why []string
 	for _, f := range d.DeniedFields {
 		switch {
@@ -55,42 +72,69 @@ func (d *Decision) traceFields(r *Request, perm *policy.Perm, ep *policy.EntityP
 			why = append(why, f+": only the owner ("+owner+") may edit it")
 		}
 	}
-	d.Trace = append(d.Trace, Step{Step: "fields", Outcome: "restricted", Detail: strings.Join(why, "; ")})
+	return strings.Join(why, "; ")
 }
 
 // Message explains a check's decision in one sentence for people reading logs and
-// API responses. Each message is one concatenation: one allocation per decision.
-func Message(r *Request, d *Decision) string {
-	who := r.User + " (" + r.Role.String() + ")"
-	gov := "the " + r.Role.String() + " baseline"
-	if d.Template != "" {
-		gov = "template " + d.Template
+// API responses.
+func Message(r *Request, d *Decision) string { return string(AppendMessage(nil, r, d)) }
+
+// AppendMessage appends Message to dst: the service writes it straight into the
+// response, so a decision's message costs no allocation.
+func AppendMessage(b []byte, r *Request, d *Decision) []byte {
+	who := func(b []byte) []byte { return append(append(append(append(b, r.User...), " ("...), r.Role.String()...), ')') }
+	gov := func(b []byte) []byte {
+		if d.Template != "" {
+			return append(append(b, "template "...), d.Template...)
+		}
+		return append(append(append(b, "the "...), r.Role.String()...), " baseline"...)
 	}
-	what := r.Entity.String() + "." + r.Action.String()
+	what := func(b []byte) []byte { return append(append(append(b, r.Entity.String()...), '.'), r.Action.String()...) }
 	switch d.Reason {
 	case Allowed:
 		if r.Action == policy.ActionAccess {
-			return who + " may access " + r.Feature.String()
+			return append(append(who(b), " may access "...), r.Feature.String()...)
 		}
-		return who + " may " + what + " under " + gov + " (scope " + d.Scope.String() + ")"
+		b = gov(append(what(append(who(b), " may "...)), " under "...))
+		return append(append(append(b, " (scope "...), d.Scope.String()...), ')')
 	case UnknownTenant:
-		return "the tenant has no crmauthz policy"
+		return append(b, "the tenant has no crmauthz policy"...)
 	case FeatureRestricted:
-		return "feature " + d.Feature.String() + " is restricted for " + who + " by " + gov
+		return gov(append(who(append(append(append(b, "feature "...), d.Feature.String()...), " is restricted for "...)), " by "...))
 	case IPNotAllowed:
-		return "address " + r.IP.String() + " is not in an IP allowlist for channel " + r.Channel.IPChannel().String() + " and role " + r.Role.String()
+		if !r.IP.IsValid() {
+			b = append(append(b, "address missing: context.ip is required on channel "...), r.Channel.IPChannel().String()...)
+			return append(b, ", which an IP allowlist or anonymous-proxy rule covers"...)
+		}
+		b = r.IP.AppendTo(append(b, "address "...))
+		b = append(append(b, " is not in an IP allowlist for channel "...), r.Channel.IPChannel().String()...)
+		return append(append(b, " and role "...), r.Role.String()...)
 	case AnonymousProxy:
-		return "address " + r.IP.String() + " is refused as an anonymous proxy by IPAllowlist " + strings.Join(d.Sources, ", ")
+		b = r.IP.AppendTo(append(b, "address "...))
+		b = append(b, " is refused as an anonymous proxy by IPAllowlist "...)
+		return appendJoined(b, d.Sources)
 	case TypeHidden:
-		return r.Entity.String() + " records of type " + r.Type + " are hidden from " + who + " by " + gov
+		b = append(append(append(append(b, r.Entity.String()...), " records of type "...), r.Type...), " are hidden from "...)
+		return gov(append(who(b), " by "...))
 	case ActionDenied:
-		return who + " has no " + what + " permission under " + gov
+		return gov(append(what(append(who(b), " has no "...)), " permission under "...))
 	case OutOfScope:
-		return "the record is outside " + who + "'s " + what + " scope (" + d.Scope.String() + ") under " + gov
+		b = what(append(who(append(b, "the record is outside "...)), "'s "...))
+		return gov(append(append(append(b, " scope ("...), d.Scope.String()...), ") under "...))
 	case BulkDenied:
-		return who + " may not " + what + " in bulk under " + gov
+		return gov(append(what(append(who(b), " may not "...)), " in bulk under "...))
 	case FieldRestricted:
-		return who + " may not set " + strings.Join(d.DeniedFields, ", ") + " under " + gov
+		return gov(append(appendJoined(append(who(b), " may not set "...), d.DeniedFields), " under "...))
 	}
-	return string(d.Reason)
+	return append(b, d.Reason...)
+}
+
+func appendJoined(b []byte, items []string) []byte {
+	for i, s := range items {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = append(b, s...)
+	}
+	return b
 }

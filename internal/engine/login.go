@@ -43,7 +43,7 @@ func Login(s *policy.Snapshot, r *LoginRequest) LoginDecision {
 	if !l.Allows(r.Provider) {
 		return LoginDecision{Reason: ProviderNotAllowed}
 	}
-	if reason, sources, denied := ipRules(s, policy.IPChannelLogin, r.Role, r.IP); denied {
+	if reason, sources, denied := ipRules(s, policy.IPChannelLogin, r.Role, r.IP, true); denied {
 		return LoginDecision{Reason: reason, Sources: sources}
 	}
 	if l.NeedsSecondFactor(r.User) && !r.SecondFactorVerified && !trusted(l, r.TrustedDeviceSince, r.Now) {
@@ -61,19 +61,6 @@ func trusted(l *policy.LoginPolicy, since, now time.Time) bool {
 		return false
 	}
 	return now.Sub(since) <= l.TrustedFor
-}
-
-func ipRules(s *policy.Snapshot, ch policy.IPChannel, role policy.Role, ip netip.Addr) (Reason, []string, bool) {
-	if !ip.IsValid() {
-		return "", nil, false
-	}
-	if proxy, sources := s.AnonymousProxy(ch, ip); proxy {
-		return AnonymousProxy, sources, true
-	}
-	if !s.IPAllowed(ch, role, ip) {
-		return IPNotAllowed, nil, true
-	}
-	return "", nil, false
 }
 
 // SessionRequest asks whether a session is still valid.
@@ -113,7 +100,7 @@ func Session(s *policy.Snapshot, r *SessionRequest) SessionDecision {
 	if l.IdleTimeout > 0 && r.Now.Sub(last) > l.IdleTimeout {
 		return SessionDecision{Reason: IdleTimeout}
 	}
-	if reason, sources, denied := ipRules(s, policy.IPChannelLogin, r.Role, r.IP); denied {
+	if reason, sources, denied := ipRules(s, policy.IPChannelLogin, r.Role, r.IP, true); denied {
 		return SessionDecision{Reason: reason, Sources: sources}
 	}
 	return SessionDecision{Allowed: true, Reason: Allowed}

@@ -288,6 +288,13 @@ func (s *Snapshot) IPAllowed(ch IPChannel, role Role, addr netip.Addr) bool {
 // IPRestricted says whether any allowlist applies to channel and role.
 func (s *Snapshot) IPRestricted(ch IPChannel, role Role) bool { return s.ip[ch][role] != nil }
 
+// AddressChecked says whether a request of role on channel has its address examined
+// by an allowlist or an anonymous-proxy rule: such a request without an address
+// cannot pass those rules and is refused, never waved through.
+func (s *Snapshot) AddressChecked(ch IPChannel, role Role) bool {
+	return s.ip[ch][role] != nil || len(s.proxies[ch].sources) > 0
+}
+
 // AnonymousProxy reports whether addr is refused on channel as an anonymous proxy,
 // and the allowlist(s) whose rule refused it. A list that could not be read refuses
 // every address.
