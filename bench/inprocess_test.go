@@ -13,14 +13,15 @@ import (
 )
 
 // In-process, on the same 1,000 generated requests: crmauthz's engine (requests parsed
-// once, as a library user would hold them), crmauthz's service layer (parsing the
-// request struct and building the response too), and OPA's Go library with a prepared
-// query (rego.PrepareForEval), given the input as a Go map and as a parsed AST value.
-// Run `go run ./cmd/gen` first (make bench does).
+// once, as a library user would hold them), crmauthz's service layer (the JSON body in,
+// the JSON answer out: decoding, parsing, deciding, encoding — what the HTTP handler
+// calls), and OPA's Go library with a prepared query (rego.PrepareForEval), given the
+// input as a Go map and as a parsed AST value. Run `go run ./cmd/gen` first (make bench
+// does).
 
 const out = "out"
 
-func load(b *testing.B) (*service.Service, rego.PreparedEvalQuery, []service.CheckRequest, []map[string]any) {
+func load(b *testing.B) (*service.Service, rego.PreparedEvalQuery, [][]byte, []map[string]any) {
 	b.Helper()
 	ctx := context.Background()
 	svc, _, err := fixture.Crmauthz(ctx, out)
@@ -31,23 +32,27 @@ func load(b *testing.B) (*service.Service, rego.PreparedEvalQuery, []service.Che
 	if err != nil {
 		b.Fatal(err)
 	}
-	typed, inputs, err := fixture.Requests(out)
+	bodies, inputs, err := fixture.Requests(out)
 	if err != nil {
 		b.Fatal(err)
 	}
-	return svc, q, typed, inputs
+	return svc, q, bodies, inputs
 }
 
 func BenchmarkCrmauthzEngine(b *testing.B) {
-	_, _, typed, _ := load(b)
+	_, _, bodies, _ := load(b)
 	_, store, err := fixture.Crmauthz(context.Background(), out)
 	if err != nil {
 		b.Fatal(err)
 	}
 	snap := store.Snapshot("acme")
-	reqs := make([]engine.Request, len(typed))
-	for i := range typed {
-		if err := service.ParseCheck(&typed[i], &reqs[i]); err != nil {
+	reqs := make([]engine.Request, len(bodies))
+	for i := range bodies {
+		var q service.CheckRequest
+		if err := service.Decode(bodies[i], &q); err != nil {
+			b.Fatal(err)
+		}
+		if err := service.ParseCheck(&q, &reqs[i]); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -60,11 +65,16 @@ func BenchmarkCrmauthzEngine(b *testing.B) {
 }
 
 func BenchmarkCrmauthzService(b *testing.B) {
-	svc, _, typed, _ := load(b)
+	svc, _, bodies, _ := load(b)
+	var q service.CheckRequest
+	var reply service.Reply
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, _, err := svc.Check(&typed[i%len(typed)]); err != nil {
+		if err := service.Decode(bodies[i%len(bodies)], &q); err != nil {
+			b.Fatal(err)
+		}
+		if err := svc.Check(&q, &reply); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -11,7 +11,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -87,7 +86,7 @@ func run() error {
 		APIListener: ln, ProbeAddr: "0", MetricsAddr: "0", LeaderElection: false,
 		Webhooks: operator.WebhookOptions{Enabled: true, Host: env.WebhookInstallOptions.LocalServingHost,
 			Port: env.WebhookInstallOptions.LocalServingPort, CertDir: env.WebhookInstallOptions.LocalServingCertDir},
-		DecisionLogger: slog.New(slog.NewJSONHandler(decisions, nil)),
+		DecisionLogWriter: decisions,
 	})
 	if err != nil {
 		return err

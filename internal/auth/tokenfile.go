@@ -15,7 +15,8 @@ import (
 
 // TokenFile authorises bearer tokens listed in a file, for `crmauthz serve`. Each
 // line is `TOKEN CALLER TENANTS`: TENANTS is a comma-separated list or `*` for every
-// tenant. Blank lines and lines starting with # are ignored.
+// tenant. Blank lines and lines starting with # are ignored. /metrics, which names
+// every tenant, is for callers with `*` only.
 type TokenFile struct {
 	entries []tokenEntry
 }
@@ -75,19 +76,40 @@ func BearerToken(r *http.Request) string {
 
 // Authorize implements server.Authorizer.
 func (tf *TokenFile) Authorize(r *http.Request, tenant string) (string, error) {
+	e, err := tf.find(r)
+	if err != nil {
+		return "", err
+	}
+	if e.all || e.tenants[tenant] {
+		return e.caller, nil
+	}
+	return e.caller, &server.AuthError{Status: http.StatusForbidden, Message: fmt.Sprintf("caller %s may not ask about tenant %q", e.caller, tenant)}
+}
+
+// AuthorizeMetrics implements server.Authorizer: /metrics names every tenant, so only
+// a caller of every tenant (`*`) may read it.
+func (tf *TokenFile) AuthorizeMetrics(r *http.Request) (string, error) {
+	e, err := tf.find(r)
+	if err != nil {
+		return "", err
+	}
+	if !e.all {
+		return e.caller, &server.AuthError{Status: http.StatusForbidden, Message: "caller " + e.caller + " may not read /metrics: its token line needs tenants *"}
+	}
+	return e.caller, nil
+}
+
+func (tf *TokenFile) find(r *http.Request) (*tokenEntry, error) {
 	tok := BearerToken(r)
 	if tok == "" {
-		return "", &server.AuthError{Status: http.StatusUnauthorized, Message: "a bearer token is required (Authorization: Bearer ...)"}
+		return nil, &server.AuthError{Status: http.StatusUnauthorized, Message: "a bearer token is required (Authorization: Bearer ...)"}
 	}
 	h := sha256.Sum256([]byte(tok))
-	for _, e := range tf.entries {
+	for i := range tf.entries {
 		// Compare hashes in constant time: the token's bytes never decide the timing.
-		if subtle.ConstantTimeCompare(h[:], e.hash[:]) == 1 {
-			if e.all || e.tenants[tenant] {
-				return e.caller, nil
-			}
-			return e.caller, &server.AuthError{Status: http.StatusForbidden, Message: fmt.Sprintf("caller %s may not ask about tenant %q", e.caller, tenant)}
+		if subtle.ConstantTimeCompare(h[:], tf.entries[i].hash[:]) == 1 {
+			return &tf.entries[i], nil
 		}
 	}
-	return "", &server.AuthError{Status: http.StatusUnauthorized, Message: "the bearer token is not valid"}
+	return nil, &server.AuthError{Status: http.StatusUnauthorized, Message: "the bearer token is not valid"}
 }

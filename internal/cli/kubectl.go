@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -110,9 +111,13 @@ service's engine, and prints the decision. Exit 0 allowed, 1 denied, 2 error.
 		}
 		o.q.Tenant = ns
 		o.fillRequest(args)
-		resp, _, err := service.New(one{ns, t}, nil).Check(&o.q)
-		if err != nil {
+		var out service.Reply
+		if err := service.New(one{ns, t}, nil).Check(&o.q, &out); err != nil {
 			return &exitError{code: 2, msg: err.Error()}
+		}
+		resp := &service.CheckResponse{}
+		if err := json.Unmarshal(out.Body, resp); err != nil {
+			return err
 		}
 		printDecision(c.OutOrStdout(), resp)
 		if !resp.Allowed {

@@ -58,19 +58,6 @@ Without --token-file only a loopback --addr is accepted.`,
 	return cmd
 }
 
-// isLoopback says whether addr binds only loopback interfaces.
-func isLoopback(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil || host == "" {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
 func (o *serveOptions) run(ctx context.Context) error {
 	var authz server.Authorizer
 	if o.tokenFile != "" {
@@ -79,7 +66,7 @@ func (o *serveOptions) run(ctx context.Context) error {
 			return err
 		}
 		authz = tf
-	} else if !isLoopback(o.addr) {
+	} else if !server.IsLoopbackHost(o.addr) {
 		return &exitError{code: 2, msg: fmt.Sprintf("refusing to serve unauthenticated callers on %s: bind a loopback address (--addr 127.0.0.1:8080) or pass --token-file", o.addr)}
 	}
 	validator, err := schema.New()
@@ -93,11 +80,14 @@ func (o *serveOptions) run(ctx context.Context) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	opts := server.Options{Auth: authz, Registry: reg, Gatherer: reg}
+	// Without tokens the server is on loopback (checked above) and answers local
+	// Host names only.
+	opts := server.Options{Auth: authz, Registry: reg, Gatherer: reg, Log: logger, LoopbackHostsOnly: authz == nil}
 	if o.decisionLog {
-		opts.DecisionLog = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+		opts.DecisionLog = os.Stderr
 	}
 	srv := server.New(service.New(store, nil), store, opts)
+	defer srv.Close(2 * time.Second)
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -82,14 +82,18 @@ func Message(r *Request, d *Decision) string { return string(AppendMessage(nil, 
 // AppendMessage appends Message to dst: the service writes it straight into the
 // response, so a decision's message costs no allocation.
 func AppendMessage(b []byte, r *Request, d *Decision) []byte {
-	who := func(b []byte) []byte { return append(append(append(append(b, r.User...), " ("...), r.Role.String()...), ')') }
+	who := func(b []byte) []byte {
+		return append(append(append(append(b, r.User...), " ("...), r.Role.String()...), ')')
+	}
 	gov := func(b []byte) []byte {
 		if d.Template != "" {
 			return append(append(b, "template "...), d.Template...)
 		}
 		return append(append(append(b, "the "...), r.Role.String()...), " baseline"...)
 	}
-	what := func(b []byte) []byte { return append(append(append(b, r.Entity.String()...), '.'), r.Action.String()...) }
+	what := func(b []byte) []byte {
+		return append(append(append(b, r.Entity.String()...), '.'), r.Action.String()...)
+	}
 	switch d.Reason {
 	case Allowed:
 		if r.Action == policy.ActionAccess {

@@ -8,12 +8,14 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/open-policy-agent/cert-controller/pkg/rotator"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -22,6 +24,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
@@ -45,11 +48,12 @@ type Options struct {
 	// LeaderElection elects the status writer; LeaderElectionNamespace holds its lease.
 	LeaderElection          bool
 	LeaderElectionNamespace string
-	// DecisionLog logs every decision as JSON on stderr; DecisionLogger, when set, is
-	// used instead.
-	DecisionLog    bool
-	DecisionLogger *slog.Logger
-	// Auth checks API callers; nil accepts everyone.
+	// DecisionLog logs every decision as JSON on stderr; DecisionLogWriter, when set,
+	// receives the lines instead.
+	DecisionLog       bool
+	DecisionLogWriter io.Writer
+	// Auth checks API callers; nil accepts everyone (and, on a loopback address, only
+	// requests whose Host is a loopback name).
 	Auth server.Authorizer
 	// TLSCertFile and TLSKeyFile serve the decision API over TLS; ClientCAFile then
 	// also verifies client certificates (mTLS) signed by that CA when presented.
@@ -88,6 +92,17 @@ func Scheme() *runtime.Scheme {
 	return s
 }
 
+// metricsOptions serves controller-runtime's metrics, when asked for, over HTTPS with
+// the authentication and authorisation filter kubebuilder scaffolds: callers need
+// get on /metrics, as on the decision API's /metrics (the same registry: it names
+// every tenant).
+func metricsOptions(addr string) metricsserver.Options {
+	if addr == "" || addr == "0" {
+		return metricsserver.Options{BindAddress: "0"}
+	}
+	return metricsserver.Options{BindAddress: addr, SecureServing: true, FilterProvider: filters.WithAuthenticationAndAuthorization}
+}
+
 // Operator is an assembled manager and the store its API serves from.
 type Operator struct {
 	Manager ctrl.Manager
@@ -100,7 +115,7 @@ func New(cfg *rest.Config, o Options) (*Operator, error) {
 	// status writing is gated by our own elector (see elector).
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 Scheme(),
-		Metrics:                metricsserver.Options{BindAddress: o.MetricsAddr},
+		Metrics:                metricsOptions(o.MetricsAddr),
 		HealthProbeBindAddress: o.ProbeAddr,
 		WebhookServer: ctrlwebhook.NewServer(ctrlwebhook.Options{
 			Host: o.Webhooks.Host, Port: o.Webhooks.Port, CertDir: o.Webhooks.CertDir,
@@ -143,19 +158,27 @@ func New(cfg *rest.Config, o Options) (*Operator, error) {
 			return nil, err
 		}
 	}
-	opts := server.Options{Auth: o.Auth, Registry: ctrlmetrics.Registry, Gatherer: ctrlmetrics.Registry, MaxInFlightPerCaller: o.MaxInFlightPerCaller}
+	opts := server.Options{Auth: o.Auth, Registry: ctrlmetrics.Registry, Gatherer: ctrlmetrics.Registry, MaxInFlightPerCaller: o.MaxInFlightPerCaller,
+		Log: slog.New(logr.ToSlogHandler(ctrl.Log.WithName("api")))}
 	switch {
-	case o.DecisionLogger != nil:
-		opts.DecisionLog = o.DecisionLogger
+	case o.DecisionLogWriter != nil:
+		opts.DecisionLog = o.DecisionLogWriter
 	case o.DecisionLog:
-		opts.DecisionLog = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+		opts.DecisionLog = os.Stderr
+	}
+	if o.Auth == nil {
+		addr := o.APIAddr
+		if o.APIListener != nil {
+			addr = o.APIListener.Addr().String()
+		}
+		opts.LoopbackHostsOnly = server.IsLoopbackHost(addr)
 	}
 	api := server.New(service.New(store, nil), store, opts)
 	tlsConfig, err := apiTLS(o)
 	if err != nil {
 		return nil, err
 	}
-	if err := mgr.Add(&apiRunnable{addr: o.APIAddr, ln: o.APIListener, handler: api.Handler(), tls: tlsConfig}); err != nil {
+	if err := mgr.Add(&apiRunnable{addr: o.APIAddr, ln: o.APIListener, api: api, tls: tlsConfig}); err != nil {
 		return nil, err
 	}
 	return &Operator{Manager: mgr, Store: store}, nil
@@ -208,10 +231,10 @@ func (alwaysLeader) IsLeader() bool { return true }
 
 // apiRunnable serves the decision API on every replica (not leader-elected).
 type apiRunnable struct {
-	addr    string
-	ln      net.Listener
-	handler http.Handler
-	tls     *tls.Config
+	addr string
+	ln   net.Listener
+	api  *server.Server
+	tls  *tls.Config
 }
 
 // apiTLS builds the API's TLS configuration: none without a certificate; with a client
@@ -249,7 +272,7 @@ func (a *apiRunnable) Start(ctx context.Context) error {
 			return fmt.Errorf("decision API: %w", err)
 		}
 	}
-	srv := server.NewHTTPServer(a.handler)
+	srv := server.NewHTTPServer(a.api.Handler())
 	if a.tls != nil {
 		ln = tls.NewListener(ln, a.tls)
 	}
@@ -260,7 +283,9 @@ func (a *apiRunnable) Start(ctx context.Context) error {
 	case <-ctx.Done():
 		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		return srv.Shutdown(shutdown)
+		err := srv.Shutdown(shutdown)
+		a.api.Close(2 * time.Second) // write out the decision log
+		return err
 	case err := <-errc:
 		return err
 	}

@@ -239,30 +239,16 @@ func (s *Suite) runCase(file string, svc *service.Service, c *Case) Result {
 	type call struct {
 		kind string
 		req  map[string]any
-		run  func([]byte) (any, error)
+		run  func([]byte) ([]byte, error)
 	}
 	calls := []call{
-		{"check", c.Check, func(b []byte) (any, error) {
-			var q service.CheckRequest
-			if err := service.Decode(b, &q); err != nil {
-				return nil, err
-			}
-			resp, _, err := svc.Check(&q)
-			return resp, err
-		}},
-		{"checks", c.Checks, func(b []byte) (any, error) {
-			var q service.BatchRequest
-			if err := service.Decode(b, &q); err != nil {
-				return nil, err
-			}
-			resp, _, err := svc.Checks(&q)
-			return resp, err
-		}},
-		{"filter", c.Filter, decodeAnd(svc.Filter)},
-		{"visible", c.Visible, decodeAnd(svc.Visible)},
-		{"login", c.Login, decodeAnd(svc.Login)},
-		{"session", c.Session, decodeAnd(svc.Session)},
-		{"password", c.Password, decodeAnd(svc.Password)},
+		{"check", c.Check, answer(svc.Check)},
+		{"checks", c.Checks, answer(svc.Checks)},
+		{"filter", c.Filter, answer(svc.Filter)},
+		{"visible", c.Visible, answer(svc.Visible)},
+		{"login", c.Login, answer(svc.Login)},
+		{"session", c.Session, answer(svc.Session)},
+		{"password", c.Password, answer(svc.Password)},
 	}
 	var chosen []call
 	for _, cl := range calls {
@@ -299,8 +285,7 @@ func (s *Suite) runCase(file string, svc *service.Service, c *Case) Result {
 		return res
 	}
 	var got map[string]any
-	b, _ := json.Marshal(resp)
-	if err := json.Unmarshal(b, &got); err != nil {
+	if err := json.Unmarshal(resp, &got); err != nil {
 		res.Err = err
 		return res
 	}
@@ -315,14 +300,8 @@ func (s *Suite) runCase(file string, svc *service.Service, c *Case) Result {
 	return res
 }
 
-func decodeAnd[Q any, R any](f func(*Q) (R, error)) func([]byte) (any, error) {
-	return func(b []byte) (any, error) {
-		var q Q
-		if err := service.Decode(b, &q); err != nil {
-			return nil, err
-		}
-		return f(&q)
-	}
+func answer[Q any](decide func(*Q, *service.Reply) error) func([]byte) ([]byte, error) {
+	return func(b []byte) ([]byte, error) { return service.Answer(b, decide) }
 }
 
 // normalise round-trips a value through JSON so numbers and lists compare alike.

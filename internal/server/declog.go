@@ -1,69 +1,164 @@
 package server
 
 import (
+	"bufio"
 	"context"
+	"io"
 	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
 
-	"github.com/crmauthz/crmauthz/internal/engine"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
+
 	"github.com/crmauthz/crmauthz/internal/service"
 )
 
-// The decision log: one structured line per decision, with the decision id the
-// caller got, so an answer can be traced back to the policy revision it was made on.
-// It never carries a password.
+// DefaultDecisionLogBuffer is how many decision log lines wait to be written before
+// new ones are dropped: about a second of a busy replica's decisions.
+const DefaultDecisionLogBuffer = 16384
 
-func (s *Server) logCheck(caller, tenant, id string, r *engine.Request, resp *service.CheckResponse) {
-	l := s.opts.DecisionLog
-	if l == nil {
+// decisionLog writes one JSON line per decision, with the decision id the caller got,
+// so an answer can be traced back to the policy revision it was made on. It never
+// carries a password. Lines go through a bounded buffer to one writer goroutine: a
+// sink that stalls (a full pipe, a stuck disk) costs log lines, counted in
+// crmauthz_decision_log_dropped_total, never a delayed decision.
+type decisionLog struct {
+	ch      chan logEntry
+	dropped prometheus.Counter // nil without metrics
+	// unreported counts lines dropped since the log last said so.
+	unreported atomic.Uint64
+	out        *bufio.Writer
+	logger     *slog.Logger
+	stop       chan struct{}
+	stopped    sync.WaitGroup
+}
+
+type logEntry struct {
+	caller string
+	rec    service.Record
+	// synced, when set, marks a point in the stream: closed once every line before it
+	// has been written.
+	synced chan struct{}
+}
+
+func newDecisionLog(w io.Writer, size int, dropped prometheus.Counter) *decisionLog {
+	if size <= 0 {
+		size = DefaultDecisionLogBuffer
+	}
+	out := bufio.NewWriterSize(w, 64<<10)
+	l := &decisionLog{ch: make(chan logEntry, size), dropped: dropped, out: out,
+		logger: slog.New(slog.NewJSONHandler(out, nil)), stop: make(chan struct{})}
+	l.stopped.Add(1)
+	go l.run()
+	return l
+}
+
+// add queues a decision's line, or drops it when the buffer is full.
+func (l *decisionLog) add(caller string, rec *service.Record) {
+	select {
+	case l.ch <- logEntry{caller: caller, rec: *rec}:
+	default:
+		l.unreported.Add(1)
+		if l.dropped != nil {
+			l.dropped.Inc()
+		}
+	}
+}
+
+func (l *decisionLog) run() {
+	defer l.stopped.Done()
+	for {
+		select {
+		case <-l.stop:
+			return
+		case e := <-l.ch:
+			if e.synced != nil {
+				_ = l.out.Flush()
+				close(e.synced)
+				continue
+			}
+			if n := l.unreported.Swap(0); n > 0 {
+				l.logger.LogAttrs(context.Background(), slog.LevelWarn, "Dropped decision log lines: the log could not keep up",
+					slog.Uint64("dropped", n))
+			}
+			l.write(&e)
+			if len(l.ch) == 0 {
+				_ = l.out.Flush() // a quiet moment: put everything out
+			}
+		}
+	}
+}
+
+func (l *decisionLog) write(e *logEntry) {
+	r := &e.rec
+	attrs := make([]slog.Attr, 0, 14+len(r.Extra))
+	attrs = append(attrs, slog.String("decisionId", r.ID.String()), slog.String("endpoint", r.Endpoint),
+		slog.String("tenant", r.Tenant), slog.String("caller", e.caller), slog.String("user", r.User), slog.String("role", r.Role))
+	if r.Action != "" {
+		attrs = append(attrs, slog.String("action", r.Action), slog.String("target", r.Target))
+	}
+	if r.ResourceID != "" {
+		attrs = append(attrs, slog.String("resourceId", r.ResourceID))
+	}
+	attrs = append(attrs, slog.Bool("allowed", r.Allowed), slog.String("reason", string(r.Reason)))
+	if r.Template != "" {
+		attrs = append(attrs, slog.String("template", r.Template))
+	}
+	attrs = append(attrs, slog.String("revision", r.Revision))
+	attrs = append(attrs, r.Extra...)
+	l.logger.LogAttrs(context.Background(), slog.LevelInfo, "Decided", attrs...)
+}
+
+// sync waits until every line queued before it has been written, for up to timeout.
+func (l *decisionLog) sync(timeout time.Duration) bool {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	done := make(chan struct{})
+	select {
+	case l.ch <- logEntry{synced: done}:
+	case <-t.C:
+		return false
+	}
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+func (l *decisionLog) close(timeout time.Duration) {
+	l.sync(timeout)
+	close(l.stop)
+	l.stopped.Wait()
+}
+
+// refusalLog logs callers refused with 401, 403 or 503 (who, which tenant, why), at
+// most a few lines a second: a flood of forged tokens must not flood the log too.
+// Lines left out are counted in the next one.
+type refusalLog struct {
+	log        *slog.Logger
+	limit      *rate.Limiter
+	suppressed atomic.Uint64
+}
+
+func newRefusalLog(l *slog.Logger) *refusalLog {
+	return &refusalLog{log: l, limit: rate.NewLimiter(5, 20)}
+}
+
+func (l *refusalLog) logRefusal(r *http.Request, endpoint, tenant, caller string, status int, reason string) {
+	if !l.limit.Allow() {
+		l.suppressed.Add(1)
 		return
 	}
-	target := r.Entity.String()
-	if r.Action.String() == "access" {
-		target = r.Feature.String()
+	attrs := []slog.Attr{slog.String("endpoint", endpoint), slog.String("tenant", tenant), slog.String("caller", caller),
+		slog.String("remote", r.RemoteAddr), slog.Int("status", status), slog.String("reason", reason)}
+	if n := l.suppressed.Swap(0); n > 0 {
+		attrs = append(attrs, slog.Uint64("suppressedSinceLast", n))
 	}
-	l.LogAttrs(context.Background(), slog.LevelInfo, "Decided",
-		slog.String("decisionId", resp.DecisionID), slog.String("endpoint", "check"),
-		slog.String("tenant", tenant), slog.String("caller", caller),
-		slog.String("user", r.User), slog.String("role", r.Role.String()),
-		slog.String("action", r.Action.String()), slog.String("target", target), slog.String("resourceId", id),
-		slog.Bool("allowed", resp.Allowed), slog.String("reason", string(resp.Reason)),
-		slog.String("template", resp.Template), slog.String("revision", resp.Revision))
-}
-
-func (s *Server) logOther(endpoint, caller, tenant, user, role, id, revision string, allowed bool, reason engine.Reason, extra ...slog.Attr) {
-	l := s.opts.DecisionLog
-	if l == nil {
-		return
-	}
-	attrs := append([]slog.Attr{
-		slog.String("decisionId", id), slog.String("endpoint", endpoint),
-		slog.String("tenant", tenant), slog.String("caller", caller),
-		slog.String("user", user), slog.String("role", role),
-		slog.Bool("allowed", allowed), slog.String("reason", string(reason)), slog.String("revision", revision),
-	}, extra...)
-	l.LogAttrs(context.Background(), slog.LevelInfo, "Decided", attrs...)
-}
-
-func (s *Server) logFilter(caller string, q *service.FilterRequest, r *service.FilterResponse) {
-	s.logOther("filter", caller, q.Tenant, q.Subject.User, q.Subject.Role, r.DecisionID, r.Revision, r.Kind != "None", r.Reason,
-		slog.String("action", q.Action), slog.String("target", q.Entity), slog.String("kind", string(r.Kind)), slog.Int("owners", len(r.Owners)))
-}
-
-func (s *Server) logVisible(caller string, q *service.VisibleRequest, r *service.VisibleResponse) {
-	s.logOther("users/visible", caller, q.Tenant, q.Subject.User, q.Subject.Role, r.DecisionID, r.Revision, true, r.Reason,
-		slog.Bool("all", r.All), slog.Int("users", len(r.Users)))
-}
-
-func (s *Server) logLogin(caller string, q *service.LoginRequest, r *service.LoginResponse) {
-	s.logOther("login", caller, q.Tenant, q.Subject.User, q.Subject.Role, r.DecisionID, r.Revision, r.Allowed, r.Reason,
-		slog.String("provider", q.Provider), slog.String("ip", q.IP))
-}
-
-func (s *Server) logSession(caller string, q *service.SessionRequest, r *service.SessionResponse) {
-	s.logOther("session", caller, q.Tenant, q.Subject.User, q.Subject.Role, r.DecisionID, r.Revision, r.Allowed, r.Reason, slog.String("ip", q.IP))
-}
-
-func (s *Server) logPassword(caller string, q *service.PasswordRequest, r *service.PasswordResponse) {
-	// The password itself is never logged: only whether it passed and what it missed.
-	s.logOther("password", caller, q.Tenant, "", "", r.DecisionID, r.Revision, r.Valid, reasonOf(r), slog.Any("violations", r.Violations))
+	l.log.LogAttrs(r.Context(), slog.LevelWarn, "Refused a caller: "+strconv.Itoa(status)+" "+http.StatusText(status), attrs...)
 }

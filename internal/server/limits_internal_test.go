@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -28,11 +29,11 @@ func TestInFlightPerCaller(t *testing.T) {
 	g.Expect(l.n).NotTo(HaveKey("alice"), "idle callers are forgotten")
 
 	// Refusals map to 429 with Retry-After.
-	s := &Server{}
+	s := &Server{refusals: newRefusalLog(slog.Default())}
 	w := httptest.NewRecorder()
 	_, err = (&inflight{max: 0, n: map[string]int{}}).acquire("alice")
 	g.Expect(errors.Is(err, errTooManyInFlight)).To(BeTrue())
-	s.fail(w, "check", err)
+	s.fail(w, httptest.NewRequest("POST", "/v1/check", nil), "check", "acme", "alice", err)
 	g.Expect(w.Code).To(Equal(http.StatusTooManyRequests))
 	g.Expect(w.Header().Get("Retry-After")).To(Equal("1"))
 	g.Expect(w.Body.String()).To(ContainSubstring(`"code":"ResourceExhausted"`))

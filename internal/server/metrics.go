@@ -5,14 +5,21 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/crmauthz/crmauthz/internal/engine"
 	"github.com/crmauthz/crmauthz/internal/tenants"
 )
 
 // Metrics are the decision API's Prometheus metrics.
 type Metrics struct {
-	decisions *prometheus.CounterVec
-	latency   *prometheus.HistogramVec
-	refused   *prometheus.CounterVec
+	decisions  *prometheus.CounterVec
+	latency    *prometheus.HistogramVec
+	refused    *prometheus.CounterVec
+	logDropped prometheus.Counter
+}
+
+// decided counts one decision.
+func (m *Metrics) decided(endpoint string, reason engine.Reason) {
+	m.decisions.WithLabelValues(endpoint, string(reason)).Inc()
 }
 
 // NewMetrics registers the API's metrics, and per-tenant gauges read from store at
@@ -32,8 +39,12 @@ func NewMetrics(reg prometheus.Registerer, store *tenants.Store) *Metrics {
 			Name: "crmauthz_requests_refused_total",
 			Help: "Requests answered without a decision, by endpoint and HTTP status.",
 		}, []string{"endpoint", "code"}),
+		logDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "crmauthz_decision_log_dropped_total",
+			Help: "Decision log lines dropped because the log's sink did not keep up (decisions are never delayed for it).",
+		}),
 	}
-	reg.MustRegister(m.decisions, m.latency, m.refused, &tenantCollector{store: store})
+	reg.MustRegister(m.decisions, m.latency, m.refused, m.logDropped, &tenantCollector{store: store})
 	return m
 }
 

@@ -10,14 +10,16 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
+	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/crmauthz/crmauthz/internal/engine"
 	"github.com/crmauthz/crmauthz/internal/service"
 	"github.com/crmauthz/crmauthz/internal/tenants"
 )
@@ -27,11 +29,15 @@ const DefaultMaxBodyBytes = 1 << 20
 
 // Authorizer decides whether the caller of r may ask about tenant. It returns who
 // the caller is (for the decision log), or an error carrying the HTTP status.
+// AuthorizeMetrics decides whether the caller may read /metrics, which names every
+// tenant.
 type Authorizer interface {
 	Authorize(r *http.Request, tenant string) (caller string, err error)
+	AuthorizeMetrics(r *http.Request) (caller string, err error)
 }
 
-// AuthError is an authentication (401) or authorisation (403) refusal.
+// AuthError is an authentication (401) or authorisation (403) refusal, or 503 when
+// the caller cannot be checked now.
 type AuthError struct {
 	Status  int
 	Message string
@@ -43,13 +49,24 @@ func (e *AuthError) Error() string { return e.Message }
 type Options struct {
 	// MaxBodyBytes bounds request bodies; 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
-	// DecisionLog receives one line per decision; nil logs nothing.
-	DecisionLog *slog.Logger
+	// DecisionLog receives one JSON line per decision, written off the request path
+	// through a buffer of DecisionLogBuffer lines (0: DefaultDecisionLogBuffer); when
+	// the buffer is full, lines are dropped and counted, never waited for. nil logs
+	// nothing.
+	DecisionLog       io.Writer
+	DecisionLogBuffer int
+	// Log receives the server's own events (refused callers); nil: slog.Default().
+	Log *slog.Logger
 	// Auth checks callers; nil accepts everyone (loopback development only).
 	Auth Authorizer
+	// LoopbackHostsOnly answers only requests whose Host is localhost or a loopback
+	// address. Unauthenticated servers on loopback set it: a web page the user visits
+	// could otherwise reach them through DNS rebinding.
+	LoopbackHostsOnly bool
 	// Metrics registry; nil registers nothing.
 	Registry prometheus.Registerer
-	// Gatherer serves /metrics; nil serves no metrics endpoint.
+	// Gatherer serves /metrics; nil serves no metrics endpoint. With Auth set,
+	// /metrics needs the same credentials as the API (Authorizer.AuthorizeMetrics).
 	Gatherer prometheus.Gatherer
 	// MaxInFlightPerCaller bounds the requests one caller (or, unauthenticated, one
 	// client address) may have in flight; 0 means DefaultMaxInFlightPerCaller.
@@ -67,9 +84,12 @@ type Server struct {
 	opts     Options
 	metrics  *Metrics
 	inflight *inflight
+	declog   *decisionLog
+	refusals *refusalLog
 }
 
-// New returns a server deciding with svc on the policy in store.
+// New returns a server deciding with svc on the policy in store. Close stops its
+// decision log.
 func New(svc *service.Service, store *tenants.Store, opts Options) *Server {
 	if opts.MaxBodyBytes == 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
@@ -77,21 +97,47 @@ func New(svc *service.Service, store *tenants.Store, opts Options) *Server {
 	if opts.MaxInFlightPerCaller == 0 {
 		opts.MaxInFlightPerCaller = DefaultMaxInFlightPerCaller
 	}
-	s := &Server{svc: svc, store: store, opts: opts, inflight: &inflight{max: opts.MaxInFlightPerCaller, n: map[string]int{}}}
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	s := &Server{svc: svc, store: store, opts: opts, inflight: &inflight{max: opts.MaxInFlightPerCaller, n: map[string]int{}},
+		refusals: newRefusalLog(opts.Log)}
 	if opts.Registry != nil {
 		s.metrics = NewMetrics(opts.Registry, store)
+	}
+	if opts.DecisionLog != nil {
+		var dropped prometheus.Counter
+		if s.metrics != nil {
+			dropped = s.metrics.logDropped
+		}
+		s.declog = newDecisionLog(opts.DecisionLog, opts.DecisionLogBuffer, dropped)
 	}
 	return s
 }
 
+// Close writes out the decision log lines still buffered (for up to timeout: a sink
+// that does not take them loses them) and stops the log.
+func (s *Server) Close(timeout time.Duration) {
+	if s.declog != nil {
+		s.declog.close(timeout)
+	}
+}
+
+// SyncDecisionLog waits until every decision made so far has been written (or
+// dropped), for up to timeout.
+func (s *Server) SyncDecisionLog(timeout time.Duration) bool {
+	return s.declog == nil || s.declog.sync(timeout)
+}
+
 // NewHTTPServer wraps h with timeouts and header limits, so slow or idle clients
-// cannot hold connections forever.
+// cannot hold connections forever. Writing may take longer than reading, so a body
+// that times out still gets its 408.
 func NewHTTPServer(h http.Handler) *http.Server {
 	return &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      10 * time.Second,
+		WriteTimeout:      15 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    32 << 10,
 	}
@@ -100,23 +146,69 @@ func NewHTTPServer(h http.Handler) *http.Server {
 // Handler routes every endpoint.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/check", handle(s, s.checkEndpoint()))
-	mux.HandleFunc("POST /v1/checks", handle(s, s.checksEndpoint()))
-	mux.HandleFunc("POST /v1/filter", handle(s, single("filter", s.svc.Filter, func(q *service.FilterRequest) string { return q.Tenant }, s.logFilter)))
-	mux.HandleFunc("POST /v1/users/visible", handle(s, single("users/visible", s.svc.Visible, func(q *service.VisibleRequest) string { return q.Tenant }, s.logVisible)))
-	mux.HandleFunc("POST /v1/login", handle(s, single("login", s.svc.Login, func(q *service.LoginRequest) string { return q.Tenant }, s.logLogin)))
-	mux.HandleFunc("POST /v1/session", handle(s, single("session", s.svc.Session, func(q *service.SessionRequest) string { return q.Tenant }, s.logSession)))
-	mux.HandleFunc("POST /v1/password", handle(s, single("password", s.svc.Password, func(q *service.PasswordRequest) string { return q.Tenant }, s.logPassword)))
+	mux.HandleFunc("POST /v1/check", handle(s, "check", s.svc.Check, func(q *service.CheckRequest) string { return q.Tenant }))
+	mux.HandleFunc("POST /v1/checks", handle(s, "checks", s.svc.Checks, func(q *service.BatchRequest) string { return q.Tenant }))
+	mux.HandleFunc("POST /v1/filter", handle(s, "filter", s.svc.Filter, func(q *service.FilterRequest) string { return q.Tenant }))
+	mux.HandleFunc("POST /v1/users/visible", handle(s, "users/visible", s.svc.Visible, func(q *service.VisibleRequest) string { return q.Tenant }))
+	mux.HandleFunc("POST /v1/login", handle(s, "login", s.svc.Login, func(q *service.LoginRequest) string { return q.Tenant }))
+	mux.HandleFunc("POST /v1/session", handle(s, "session", s.svc.Session, func(q *service.SessionRequest) string { return q.Tenant }))
+	mux.HandleFunc("POST /v1/password", handle(s, "password", s.svc.Password, func(q *service.PasswordRequest) string { return q.Tenant }))
 	mux.HandleFunc("GET /v1/tenants/{tenant}", s.tenant)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", s.readyz)
 	if s.opts.Gatherer != nil {
-		mux.Handle("GET /metrics", promhttp.HandlerFor(s.opts.Gatherer, promhttp.HandlerOpts{}))
+		mux.Handle("GET /metrics", s.metricsHandler(promhttp.HandlerFor(s.opts.Gatherer, promhttp.HandlerOpts{})))
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "NotFound", "no endpoint "+r.Method+" "+r.URL.Path, "")
 	})
+	if s.opts.LoopbackHostsOnly {
+		return s.loopbackHostsOnly(mux)
+	}
 	return mux
+}
+
+// metricsHandler asks for the API's credentials before showing metrics, which name
+// every tenant and its policy revision.
+func (s *Server) metricsHandler(h http.Handler) http.Handler {
+	if s.opts.Auth == nil {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		caller, err := s.opts.Auth.AuthorizeMetrics(r)
+		if err != nil {
+			s.fail(w, r, "metrics", "", caller, err)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// loopbackHostsOnly refuses requests whose Host header is not a loopback name: a page
+// in the user's browser that rebinds its own DNS name to 127.0.0.1 sends its own name.
+func (s *Server) loopbackHostsOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !IsLoopbackHost(r.Host) {
+			s.fail(w, r, "host", "", "", &AuthError{Status: http.StatusForbidden, Message: "Host " + strconv.Quote(r.Host) +
+				" is not localhost or a loopback address: this unauthenticated server answers only local names"})
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// IsLoopbackHost says whether host (a Host header or listen address, with or without
+// a port) names this machine's loopback: localhost or a loopback IP.
+func IsLoopbackHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }
 
 func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
@@ -138,7 +230,8 @@ type errorBody struct {
 func writeError(w http.ResponseWriter, status int, code, msg, fieldPath string) {
 	var b errorBody
 	b.Error.Code, b.Error.Message, b.Error.Field = code, msg, fieldPath
-	writeJSON(w, status, &b)
+	data, _ := json.Marshal(&b)
+	writeBody(w, status, data)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -147,21 +240,39 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		status = http.StatusInternalServerError
 		data = []byte(`{"error":{"code":"Internal","message":"could not encode the response"}}`)
 	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(data)+1))
-	w.WriteHeader(status)
-	_, _ = w.Write(append(data, '\n'))
+	writeBody(w, status, data)
 }
 
-// fail maps an error to its status in one place: bad input 400, not ready 503, auth
-// 401/403, too large 413, anything else 500. None of them is ever an allow.
-func (s *Server) fail(w http.ResponseWriter, endpoint string, err error) {
+var jsonType = []string{"application/json"}
+
+// writeBody sends data and a newline.
+func writeBody(w http.ResponseWriter, status int, data []byte) {
+	h := w.Header()
+	h["Content-Type"] = jsonType
+	h["Content-Length"] = []string{strconv.Itoa(len(data) + 1)}
+	w.WriteHeader(status)
+	_, _ = w.Write(data)
+	_, _ = w.Write(newline)
+}
+
+var newline = []byte{'\n'}
+
+// Errors reading a body.
+var (
+	errBodyTooLarge = errors.New("request body too large")
+	errBodyTimeout  = errors.New("the body was not received in time")
+)
+
+// fail maps an error to its status in one place: bad input 400, a body not received
+// in time 408, too large 413, too many in flight 429, not ready 503, auth 401/403,
+// anything else 500. None of them is ever an allow. Refused callers are logged, rate
+// limited.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, endpoint, tenant, caller string, err error) {
 	status, code, field := http.StatusInternalServerError, "Internal", ""
 	msg := "internal error"
 	var ia *service.InvalidArgument
 	var ae *AuthError
-	var tooBig *http.MaxBytesError
+	var body *bodyError
 	switch {
 	case errors.As(err, &ia):
 		status, code, msg, field = http.StatusBadRequest, "InvalidArgument", ia.Error(), ia.Field
@@ -169,13 +280,25 @@ func (s *Server) fail(w http.ResponseWriter, endpoint string, err error) {
 		status, code, msg = http.StatusServiceUnavailable, "Unavailable", err.Error()
 	case errors.As(err, &ae):
 		status, msg = ae.Status, ae.Message
-		code = "Unauthenticated"
-		if status == http.StatusForbidden {
+		switch status {
+		case http.StatusForbidden:
 			code = "PermissionDenied"
+		case http.StatusServiceUnavailable:
+			code = "Unavailable"
+		default:
+			code = "Unauthenticated"
 		}
-	case errors.As(err, &tooBig):
+		s.refusals.logRefusal(r, endpoint, tenant, caller, status, msg)
+	case errors.Is(err, errBodyTooLarge):
 		status, code = http.StatusRequestEntityTooLarge, "InvalidArgument"
-		msg = "request body larger than " + strconv.FormatInt(tooBig.Limit, 10) + " bytes"
+		msg = "request body larger than " + strconv.FormatInt(s.opts.MaxBodyBytes, 10) + " bytes"
+		w.Header().Set("Connection", "close") // do not read the rest of it
+	case errors.Is(err, errBodyTimeout):
+		status, code, msg = http.StatusRequestTimeout, "InvalidArgument", err.Error()
+		w.Header().Set("Connection", "close")
+	case errors.As(err, &body):
+		status, code, msg = http.StatusBadRequest, "InvalidArgument", body.Error()
+		w.Header().Set("Connection", "close")
 	case errors.Is(err, errTooManyInFlight):
 		status, code, msg = http.StatusTooManyRequests, "ResourceExhausted", err.Error()
 	}
@@ -188,8 +311,46 @@ func (s *Server) fail(w http.ResponseWriter, endpoint string, err error) {
 	writeError(w, status, code, msg, field)
 }
 
-func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	return io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes))
+// bodyError is a body that could not be read as sent: it ended before its
+// Content-Length, or its chunked encoding is broken. It is the client's fault: 400.
+type bodyError struct{ err error }
+
+func (e *bodyError) Error() string { return "the request body could not be read: " + e.err.Error() }
+func (e *bodyError) Unwrap() error { return e.err }
+
+// readBody reads r's body into buf (reusing its capacity), refusing more than
+// MaxBodyBytes before reading it.
+func (s *Server) readBody(r *http.Request, buf []byte) ([]byte, error) {
+	max := s.opts.MaxBodyBytes
+	if r.ContentLength > max {
+		return buf, errBodyTooLarge
+	}
+	if r.ContentLength > 0 && int64(cap(buf)) < r.ContentLength {
+		buf = make([]byte, 0, r.ContentLength)
+	}
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if int64(len(buf)) > max {
+			return buf, errBodyTooLarge
+		}
+		switch {
+		case err == nil:
+		case errors.Is(err, io.EOF):
+			return buf, nil
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			return buf, errBodyTimeout
+		default:
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				return buf, errBodyTimeout
+			}
+			return buf, &bodyError{err}
+		}
+	}
 }
 
 // admit authenticates and authorises the caller for tenant and takes one of its
@@ -242,149 +403,76 @@ func displayCaller(k string) string {
 	return "caller " + k
 }
 
-func (s *Server) observe(endpoint string, start time.Time, reasons ...engine.Reason) {
-	if s.metrics == nil {
-		return
-	}
-	for _, r := range reasons {
-		s.metrics.decisions.WithLabelValues(endpoint, string(r)).Inc()
-	}
-	s.metrics.latency.WithLabelValues(endpoint).Observe(time.Since(start).Seconds())
+// call is one request's working memory, pooled per endpoint: the body, the decoded
+// request and the reply keep their buffers from one request to the next.
+type call[Q any] struct {
+	body  []byte
+	q     Q
+	reply service.Reply
 }
 
-// endpoint describes one decision endpoint for handle: how to decide a request of type
-// Q, what to answer, what to log and which reasons to count.
-type endpoint[Q any, R any] struct {
-	name    string
-	decide  func(*Q) (R, error)
-	tenant  func(*Q) string
-	body    func(R) any
-	log     func(caller string, q *Q, r R)
-	reasons func(R) []engine.Reason
-}
+// maxPooled is the largest body or reply buffer kept for reuse; a rare large batch
+// does not pin a megabyte per pooled call.
+const maxPooled = 64 << 10
 
-// handle serves one endpoint: read, decode, authorise, decide, answer, log, count.
-func handle[Q any, R any](s *Server, e endpoint[Q, R]) http.HandlerFunc {
+// handle serves one decision endpoint: read, decode, authorise, decide, answer, then
+// hand the decisions to the log and the metrics.
+func handle[Q any](s *Server, endpoint string, decide func(*Q, *service.Reply) error, tenant func(*Q) string) http.HandlerFunc {
+	pool := sync.Pool{New: func() any { return new(call[Q]) }}
 	return func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		body, err := s.readBody(w, r)
-		if err != nil {
-			s.fail(w, e.name, err)
+		c := pool.Get().(*call[Q])
+		defer func() {
+			if cap(c.body) <= maxPooled && cap(c.reply.Body) <= maxPooled {
+				pool.Put(c)
+			}
+		}()
+		var err error
+		if c.body, err = s.readBody(r, c.body[:0]); err != nil {
+			s.fail(w, r, endpoint, "", "", err)
 			return
 		}
-		var q Q
-		if err := service.Decode(body, &q); err != nil {
-			s.fail(w, e.name, err)
+		if err := service.Decode(c.body, &c.q); err != nil {
+			s.fail(w, r, endpoint, "", "", err)
 			return
 		}
-		caller, release, err := s.admit(r, e.tenant(&q))
+		t := tenant(&c.q)
+		caller, release, err := s.admit(r, t)
 		if err != nil {
-			s.fail(w, e.name, err)
+			s.fail(w, r, endpoint, t, caller, err)
 			return
 		}
 		defer release()
-		res, err := e.decide(&q)
-		if err != nil {
-			s.fail(w, e.name, err)
+		if err := decide(&c.q, &c.reply); err != nil {
+			s.fail(w, r, endpoint, t, caller, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, e.body(res))
-		e.log(caller, &q, res)
-		s.observe(e.name, start, e.reasons(res)...)
-	}
-}
-
-// single adapts the one-decision endpoints, whose response is the answer.
-func single[Q any, R any](name string, decide func(*Q) (*R, error), tenant func(*Q) string, log func(string, *Q, *R)) endpoint[Q, *R] {
-	return endpoint[Q, *R]{name: name, decide: decide, tenant: tenant, log: log,
-		body:    func(r *R) any { return r },
-		reasons: func(r *R) []engine.Reason { return []engine.Reason{reasonOf(r)} }}
-}
-
-func reasonOf(resp any) engine.Reason {
-	switch r := resp.(type) {
-	case *service.FilterResponse:
-		return r.Reason
-	case *service.VisibleResponse:
-		return r.Reason
-	case *service.LoginResponse:
-		return r.Reason
-	case *service.SessionResponse:
-		return r.Reason
-	case *service.PasswordResponse:
-		if r.Reason != "" {
-			return r.Reason
-		}
-		if r.Valid {
-			return engine.Allowed
-		}
-		return "PasswordPolicy"
-	}
-	return ""
-}
-
-// checked is a check's answer with the parsed request, for the decision log.
-type checked struct {
-	resp *service.CheckResponse
-	req  *engine.Request
-}
-
-func (s *Server) checkEndpoint() endpoint[service.CheckRequest, checked] {
-	return endpoint[service.CheckRequest, checked]{
-		name: "check",
-		decide: func(q *service.CheckRequest) (checked, error) {
-			resp, req, err := s.svc.Check(q)
-			return checked{resp, req}, err
-		},
-		tenant: func(q *service.CheckRequest) string { return q.Tenant },
-		body:   func(c checked) any { return c.resp },
-		log: func(caller string, q *service.CheckRequest, c checked) {
-			s.logCheck(caller, q.Tenant, q.Resource.ID, c.req, c.resp)
-		},
-		reasons: func(c checked) []engine.Reason { return []engine.Reason{c.resp.Reason} },
-	}
-}
-
-// batch is a batch's answers with the parsed requests.
-type batch struct {
-	resp *service.BatchResponse
-	reqs []engine.Request
-}
-
-func (s *Server) checksEndpoint() endpoint[service.BatchRequest, batch] {
-	return endpoint[service.BatchRequest, batch]{
-		name: "checks",
-		decide: func(q *service.BatchRequest) (batch, error) {
-			resp, reqs, err := s.svc.Checks(q)
-			return batch{resp, reqs}, err
-		},
-		tenant: func(q *service.BatchRequest) string { return q.Tenant },
-		body:   func(b batch) any { return b.resp },
-		log: func(caller string, q *service.BatchRequest, b batch) {
-			for i := range b.resp.Results {
-				s.logCheck(caller, q.Tenant, q.Checks[i].Resource.ID, &b.reqs[i], &b.resp.Results[i])
+		writeBody(w, http.StatusOK, c.reply.Body)
+		for i := range c.reply.Records {
+			rec := &c.reply.Records[i]
+			if s.declog != nil {
+				s.declog.add(caller, rec)
 			}
-		},
-		reasons: func(b batch) []engine.Reason {
-			out := make([]engine.Reason, len(b.resp.Results))
-			for i := range b.resp.Results {
-				out[i] = b.resp.Results[i].Reason
+			if s.metrics != nil {
+				s.metrics.decided(endpoint, rec.Reason)
 			}
-			return out
-		},
+		}
+		if s.metrics != nil {
+			s.metrics.latency.WithLabelValues(endpoint).Observe(time.Since(start).Seconds())
+		}
 	}
 }
 
 func (s *Server) tenant(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("tenant")
-	_, release, err := s.admit(r, name)
+	caller, release, err := s.admit(r, name)
 	if err != nil {
-		s.fail(w, "tenants", err)
+		s.fail(w, r, "tenants", name, caller, err)
 		return
 	}
 	defer release()
 	if !s.store.Ready() {
-		s.fail(w, "tenants", service.Unavailable)
+		s.fail(w, r, "tenants", name, caller, service.Unavailable)
 		return
 	}
 	t := s.store.Get(name)

@@ -5,11 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,10 +35,11 @@ spec:
 `
 
 type fixture struct {
-	store *tenants.Store
-	srv   *httptest.Server
-	log   *bytes.Buffer
-	reg   *prometheus.Registry
+	server *server.Server
+	store  *tenants.Store
+	srv    *httptest.Server
+	log    *bytes.Buffer
+	reg    *prometheus.Registry
 }
 
 func newFixture(t *testing.T, ready bool) *fixture {
@@ -56,13 +57,17 @@ func newFixture(t *testing.T, ready bool) *fixture {
 	}
 	f := &fixture{store: store, log: &bytes.Buffer{}, reg: prometheus.NewRegistry()}
 	s := server.New(service.New(store, nil), store, server.Options{
-		DecisionLog: slog.New(slog.NewJSONHandler(f.log, nil)), Registry: f.reg, Gatherer: f.reg, MaxBodyBytes: 64 << 10,
+		DecisionLog: f.log, Registry: f.reg, Gatherer: f.reg, MaxBodyBytes: 64 << 10,
 	})
+	f.server = s
+	t.Cleanup(func() { s.Close(time.Second) })
 	f.srv = httptest.NewServer(s.Handler())
 	t.Cleanup(f.srv.Close)
 	return f
 }
 
+// do sends one request and returns the status and body, once the decisions it made
+// are in the decision log.
 func (f *fixture) do(method, path, body string) (int, string) {
 	req, _ := http.NewRequest(method, f.srv.URL+path, strings.NewReader(body))
 	resp, err := http.DefaultClient.Do(req)
@@ -71,6 +76,7 @@ func (f *fixture) do(method, path, body string) (int, string) {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
+	f.server.SyncDecisionLog(5 * time.Second)
 	return resp.StatusCode, string(b)
 }
 
@@ -145,7 +151,7 @@ func TestLimitsAndErrors(t *testing.T) {
 	}
 	code, body = f.do("POST", "/v1/checks", fmt.Sprintf(`{"tenant":"acme","subject":{"user":"u-1","role":"SalesUser"},"checks":[%s]}`, strings.Join(checks, ",")))
 	g.Expect(code).To(Equal(http.StatusBadRequest))
-	g.Expect(body).To(ContainSubstring("101 checks; at most 100"))
+	g.Expect(body).To(ContainSubstring("checks[100]: more than 100 checks in one batch"))
 
 	code, _ = f.do("GET", "/v1/check", "")
 	g.Expect(code).To(Equal(http.StatusNotFound))
@@ -175,6 +181,8 @@ func TestTenantAndMetrics(t *testing.T) {
 
 type fixedCaller string
 
+func (c fixedCaller) AuthorizeMetrics(*http.Request) (string, error) { return string(c), nil }
+
 func (c fixedCaller) Authorize(_ *http.Request, tenant string) (string, error) {
 	if tenant != "acme" {
 		return string(c), &server.AuthError{Status: http.StatusForbidden, Message: string(c) + " may not ask about " + tenant}
@@ -187,12 +195,14 @@ func TestDecisionLogNamesTheCaller(t *testing.T) {
 	f := newFixture(t, true)
 	store := f.store
 	var log bytes.Buffer
-	s := server.New(service.New(store, nil), store, server.Options{Auth: fixedCaller("system:serviceaccount:crm:backend"), DecisionLog: slog.New(slog.NewJSONHandler(&log, nil))})
+	s := server.New(service.New(store, nil), store, server.Options{Auth: fixedCaller("system:serviceaccount:crm:backend"), DecisionLog: &log})
+	defer s.Close(time.Second)
 	srv := httptest.NewServer(s.Handler())
 	defer srv.Close()
 	resp, err := http.Post(srv.URL+"/v1/check", "application/json", strings.NewReader(checkBody))
 	g.Expect(err).NotTo(HaveOccurred())
 	resp.Body.Close()
+	s.SyncDecisionLog(time.Second)
 	g.Expect(log.String()).To(ContainSubstring(`"caller":"system:serviceaccount:crm:backend"`))
 	resp, err = http.Post(srv.URL+"/v1/check", "application/json", strings.NewReader(strings.Replace(checkBody, `"acme"`, `"globex"`, 1)))
 	g.Expect(err).NotTo(HaveOccurred())

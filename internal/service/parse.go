@@ -59,8 +59,11 @@ func parseSubject(prefix string, s Subject) (string, policy.Role, error) {
 	return s.User, r, nil
 }
 
-func parseIP(field, s string) (netip.Addr, error) {
+func parseIP(field, s string, required bool) (netip.Addr, error) {
 	if s == "" {
+		if required {
+			return netip.Addr{}, invalid(field, "required: the IP rules of the Login channel need the client's address")
+		}
 		return netip.Addr{}, nil
 	}
 	a, err := netip.ParseAddr(s)
@@ -75,11 +78,15 @@ func parseContext(c Context) (netip.Addr, policy.Channel, error) {
 	if !ok {
 		return netip.Addr{}, 0, invalid("context.channel", "unknown channel %q (one of %s)", c.Channel, channelList)
 	}
-	ip, err := parseIP("context.ip", c.IP)
+	ip, err := parseIP("context.ip", c.IP, false)
 	return ip, ch, err
 }
 
-func parseTime(field, s string, required bool) (time.Time, error) {
+// MaxClockSkew is how far in the future a timestamp may be: a little clock skew
+// between the CRM and us, not a session that never expires.
+const MaxClockSkew = 5 * time.Minute
+
+func parseTime(field, s string, required bool, now time.Time) (time.Time, error) {
 	if s == "" {
 		if required {
 			return time.Time{}, invalid(field, "required (an RFC 3339 timestamp)")
@@ -89,6 +96,9 @@ func parseTime(field, s string, required bool) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
 		return time.Time{}, invalid(field, "%q is not an RFC 3339 timestamp such as 2026-11-22T10:00:00Z", s)
+	}
+	if t.Sub(now) > MaxClockSkew {
+		return time.Time{}, invalid(field, "%q is more than %v in the future (now is %s)", s, MaxClockSkew, now.UTC().Format(time.RFC3339))
 	}
 	return t, nil
 }

@@ -1,10 +1,7 @@
 package service
 
 import (
-	"crypto/rand"
-	"encoding/hex"
-	"strconv"
-	"sync/atomic"
+	"log/slog"
 	"time"
 
 	"github.com/crmauthz/crmauthz/internal/engine"
@@ -35,35 +32,11 @@ func New(tenants Tenants, now func() time.Time) *Service {
 	return &Service{tenants: tenants, now: now, ids: newIDSource()}
 }
 
-// idSource makes decision ids: a random per-process prefix and a counter, unique
-// across replicas and cheap enough for every decision.
-type idSource struct {
-	prefix string
-	n      atomic.Uint64
-}
-
-func newIDSource() *idSource {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	return &idSource{prefix: hex.EncodeToString(b[:])}
-}
-
-func (s *idSource) next() string {
-	return s.prefix + "-" + strconv.FormatUint(s.n.Add(1), 36)
-}
-
 func (s *Service) snapshot(tenant string) (*policy.Snapshot, error) {
 	if !s.tenants.Ready() {
 		return nil, Unavailable
 	}
 	return s.tenants.Snapshot(tenant), nil
-}
-
-func revisionOf(snap *policy.Snapshot) string {
-	if snap == nil {
-		return ""
-	}
-	return snap.Revision
 }
 
 func orEmpty(s []string) []string {
@@ -73,84 +46,79 @@ func orEmpty(s []string) []string {
 	return s
 }
 
-func (s *Service) response(snap *policy.Snapshot, r *engine.Request, d *engine.Decision) CheckResponse {
-	resp := CheckResponse{
-		Allowed:      d.Allowed,
-		Reason:       d.Reason,
-		Message:      engine.Message(r, d),
-		Template:     d.Template,
-		DeniedFields: append([]string{}, d.DeniedFields...),
-		Fields:       FieldsOut{Hidden: orEmpty(d.Hidden), Masked: orEmpty(d.Masked)},
-		Revision:     revisionOf(snap),
-		DecisionID:   s.ids.next(),
-	}
-	if r.Explain {
-		resp.Trace = append([]engine.Step{}, d.Trace...)
-	}
-	return resp
-}
-
-// Check answers POST /v1/check.
-func (s *Service) Check(q *CheckRequest) (*CheckResponse, *engine.Request, error) {
-	var r engine.Request
-	if err := ParseCheck(q, &r); err != nil {
-		return nil, nil, err
+// Check answers POST /v1/check into out.
+func (s *Service) Check(q *CheckRequest, out *Reply) error {
+	out.reset()
+	r := &out.req
+	if err := ParseCheck(q, r); err != nil {
+		return err
 	}
 	snap, err := s.snapshot(q.Tenant)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
-	var d engine.Decision
-	engine.Check(snap, &r, &d)
-	resp := s.response(snap, &r, &d)
-	return &resp, &r, nil
+	engine.Check(snap, r, &out.d)
+	id := s.ids.next()
+	out.appendCheck(snap, r, &out.d, id)
+	out.recordCheck(q.Tenant, q.Resource.ID, r, &out.d, snap, id)
+	return nil
 }
 
-// Checks answers POST /v1/checks: every check on the same snapshot, in order.
-func (s *Service) Checks(q *BatchRequest) (*BatchResponse, []engine.Request, error) {
+// Checks answers POST /v1/checks into out: every check on the same snapshot, in order.
+func (s *Service) Checks(q *BatchRequest, out *Reply) error {
+	out.reset()
 	user, role, err := parseHead(q.Tenant, q.Subject)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
 	ip, ch, err := parseContext(q.Context)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
 	if len(q.Checks) == 0 {
-		return nil, nil, invalid("checks", "required: at least one check")
+		return invalid("checks", "required: at least one check")
 	}
 	if len(q.Checks) > MaxBatch {
-		return nil, nil, invalid("checks", "%d checks; at most %d in one batch", len(q.Checks), MaxBatch)
+		return invalid("checks", "%d checks; at most %d in one batch", len(q.Checks), MaxBatch)
 	}
-	reqs := make([]engine.Request, len(q.Checks))
+	if cap(out.reqs) < len(q.Checks) {
+		out.reqs = make([]engine.Request, len(q.Checks))
+	}
+	reqs := out.reqs[:len(q.Checks)]
 	for i := range q.Checks {
 		reqs[i] = engine.Request{User: user, Role: role, IP: ip, Channel: ch}
 		if err := parseItem("checks["+itoa(i)+"].", &q.Checks[i], &reqs[i]); err != nil {
-			return nil, nil, err
+			return err
 		}
 	}
 	snap, err := s.snapshot(q.Tenant)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
-	out := &BatchResponse{Results: make([]CheckResponse, len(reqs))}
-	var d engine.Decision
+	out.Body = append(out.Body, `{"results":[`...)
 	for i := range reqs {
-		engine.Check(snap, &reqs[i], &d)
-		out.Results[i] = s.response(snap, &reqs[i], &d)
+		if i > 0 {
+			out.Body = append(out.Body, ',')
+		}
+		engine.Check(snap, &reqs[i], &out.d)
+		id := s.ids.next()
+		out.appendCheck(snap, &reqs[i], &out.d, id)
+		out.recordCheck(q.Tenant, q.Checks[i].Resource.ID, &reqs[i], &out.d, snap, id)
 	}
-	return out, reqs, nil
+	out.Body = append(out.Body, "]}"...)
+	return nil
 }
 
-// Filter answers POST /v1/filter.
-func (s *Service) Filter(q *FilterRequest) (*FilterResponse, error) {
+// Filter answers POST /v1/filter into out.
+func (s *Service) Filter(q *FilterRequest, out *Reply) error {
+	out.reset()
 	user, role, err := parseHead(q.Tenant, q.Subject)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	ip, ch, err := parseContext(q.Context)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	r := engine.FilterRequest{User: user, Role: role, IP: ip, Channel: ch}
 	it := BatchItem{Action: q.Action, Resource: Resource{Entity: q.Entity}}
@@ -158,23 +126,24 @@ func (s *Service) Filter(q *FilterRequest) (*FilterResponse, error) {
 		it.Action = "view" // the common question: which records may I see
 	}
 	if it.Action == "access" {
-		return nil, invalid("action", "filter takes a record action (%s), not access", actionList[:len(actionList)-len(", access")])
+		return invalid("action", "filter takes a record action (%s), not access", actionList[:len(actionList)-len(", access")])
 	}
 	var er engine.Request
 	if err := parseItem("", &it, &er); err != nil {
 		if ia, ok := AsInvalid(err); ok && ia.Field == "resource.entity" {
 			ia.Field = "entity"
 		}
-		return nil, err
+		return err
 	}
 	r.Action, r.Entity = er.Action, er.Entity
 	snap, err := s.snapshot(q.Tenant)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	var res engine.FilterResult
 	engine.Filter(snap, &r, &res)
-	return &FilterResponse{
+	id := s.ids.next()
+	resp := FilterResponse{
 		Kind:         res.Kind,
 		Owners:       res.Owners.AppendTo(make([]string, 0, res.Owners.Len())),
 		SharedWith:   res.SharedWith,
@@ -184,119 +153,146 @@ func (s *Service) Filter(q *FilterRequest) (*FilterResponse, error) {
 		Reason:       res.Reason,
 		Template:     res.Template,
 		Revision:     revisionOf(snap),
-		DecisionID:   s.ids.next(),
-	}, nil
+		DecisionID:   id.String(),
+	}
+	out.Records = append(out.Records, Record{ID: id, Endpoint: "filter", Tenant: q.Tenant, User: user, Role: role.String(),
+		Action: r.Action.String(), Target: r.Entity.String(), Allowed: res.Kind != engine.FilterNone, Reason: res.Reason,
+		Template: res.Template, Revision: resp.Revision,
+		Extra: []slog.Attr{slog.String("kind", string(res.Kind)), slog.Int("owners", len(resp.Owners))}})
+	return out.appendJSON(&resp)
 }
 
-// Visible answers POST /v1/users/visible.
-func (s *Service) Visible(q *VisibleRequest) (*VisibleResponse, error) {
+// Visible answers POST /v1/users/visible into out.
+func (s *Service) Visible(q *VisibleRequest, out *Reply) error {
+	out.reset()
 	user, role, err := parseHead(q.Tenant, q.Subject)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	snap, err := s.snapshot(q.Tenant)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	var res engine.VisibleResult
 	engine.VisibleUsers(snap, user, role, &res)
-	out := &VisibleResponse{All: res.All, Reason: res.Reason, Revision: revisionOf(snap), DecisionID: s.ids.next()}
+	id := s.ids.next()
+	resp := VisibleResponse{All: res.All, Reason: res.Reason, Revision: revisionOf(snap), DecisionID: id.String()}
 	if !res.All {
-		out.Users = res.Users.AppendTo(make([]string, 0, res.Users.Len()))
+		resp.Users = res.Users.AppendTo(make([]string, 0, res.Users.Len()))
 	}
-	return out, nil
+	out.Records = append(out.Records, Record{ID: id, Endpoint: "users/visible", Tenant: q.Tenant, User: user, Role: role.String(),
+		Allowed: true, Reason: res.Reason, Revision: resp.Revision,
+		Extra: []slog.Attr{slog.Bool("all", res.All), slog.Int("users", len(resp.Users))}})
+	return out.appendJSON(&resp)
 }
 
-// Login answers POST /v1/login.
-func (s *Service) Login(q *LoginRequest) (*LoginResponse, error) {
+// Login answers POST /v1/login into out.
+func (s *Service) Login(q *LoginRequest, out *Reply) error {
+	out.reset()
 	user, role, err := parseHead(q.Tenant, q.Subject)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	ip, err := parseIP("ip", q.IP)
+	ip, err := parseIP("ip", q.IP, true)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if q.Provider == "" {
-		return nil, invalid("provider", "required (Password, Google, ADFS or API)")
+		return invalid("provider", "required (Password, Google, ADFS or API)")
 	}
 	prov, ok := policy.ParseProvider(q.Provider)
 	if !ok {
-		return nil, invalid("provider", "unknown provider %q (Password, Google, ADFS or API)", q.Provider)
+		return invalid("provider", "unknown provider %q (Password, Google, ADFS or API)", q.Provider)
 	}
-	since, err := parseTime("trustedDeviceSince", q.TrustedDeviceSince, false)
+	now := s.now()
+	since, err := parseTime("trustedDeviceSince", q.TrustedDeviceSince, false, now)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	snap, err := s.snapshot(q.Tenant)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	d := engine.Login(snap, &engine.LoginRequest{User: user, Role: role, IP: ip, Provider: prov,
-		SecondFactorVerified: q.SecondFactorVerified, TrustedDeviceSince: since, Now: s.now()})
-	out := &LoginResponse{Allowed: d.Allowed, Reason: d.Reason, RequireSecondFactor: d.RequireSecondFactor,
-		Message: loginMessage(d.Reason, q.Provider, q.IP, d.Sources), Revision: revisionOf(snap), DecisionID: s.ids.next()}
+		SecondFactorVerified: q.SecondFactorVerified, TrustedDeviceSince: since, Now: now})
+	id := s.ids.next()
+	resp := LoginResponse{Allowed: d.Allowed, Reason: d.Reason, RequireSecondFactor: d.RequireSecondFactor,
+		Message: loginMessage(d.Reason, q.Provider, q.IP, d.Sources), Revision: revisionOf(snap), DecisionID: id.String()}
 	if d.Allowed {
-		out.Session = &SessionOut{}
+		resp.Session = &SessionOut{}
 		if !d.ExpiresAt.IsZero() {
-			out.Session.ExpiresAt = d.ExpiresAt.UTC().Format(time.RFC3339)
+			resp.Session.ExpiresAt = d.ExpiresAt.UTC().Format(time.RFC3339)
 		}
 		if d.IdleTimeout > 0 {
-			out.Session.IdleTimeout = d.IdleTimeout.String()
+			resp.Session.IdleTimeout = d.IdleTimeout.String()
 		}
 	}
-	return out, nil
+	out.Records = append(out.Records, Record{ID: id, Endpoint: "login", Tenant: q.Tenant, User: user, Role: role.String(),
+		Allowed: d.Allowed, Reason: d.Reason, Revision: resp.Revision,
+		Extra: []slog.Attr{slog.String("provider", q.Provider), slog.String("ip", q.IP)}})
+	return out.appendJSON(&resp)
 }
 
-// Session answers POST /v1/session.
-func (s *Service) Session(q *SessionRequest) (*SessionResponse, error) {
+// Session answers POST /v1/session into out.
+func (s *Service) Session(q *SessionRequest, out *Reply) error {
+	out.reset()
 	user, role, err := parseHead(q.Tenant, q.Subject)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	ip, err := parseIP("ip", q.IP)
+	ip, err := parseIP("ip", q.IP, true)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	issued, err := parseTime("issuedAt", q.IssuedAt, true)
+	now := s.now()
+	issued, err := parseTime("issuedAt", q.IssuedAt, true, now)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	last, err := parseTime("lastActivityAt", q.LastActivityAt, false)
+	last, err := parseTime("lastActivityAt", q.LastActivityAt, false, now)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	snap, err := s.snapshot(q.Tenant)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	d := engine.Session(snap, &engine.SessionRequest{User: user, Role: role, IP: ip, IssuedAt: issued, LastActivityAt: last, Now: s.now()})
-	return &SessionResponse{Allowed: d.Allowed, Reason: d.Reason, Message: loginMessage(d.Reason, "", q.IP, d.Sources),
-		Revision: revisionOf(snap), DecisionID: s.ids.next()}, nil
+	d := engine.Session(snap, &engine.SessionRequest{User: user, Role: role, IP: ip, IssuedAt: issued, LastActivityAt: last, Now: now})
+	id := s.ids.next()
+	resp := SessionResponse{Allowed: d.Allowed, Reason: d.Reason, Message: loginMessage(d.Reason, "", q.IP, d.Sources),
+		Revision: revisionOf(snap), DecisionID: id.String()}
+	out.Records = append(out.Records, Record{ID: id, Endpoint: "session", Tenant: q.Tenant, User: user, Role: role.String(),
+		Allowed: d.Allowed, Reason: d.Reason, Revision: resp.Revision, Extra: []slog.Attr{slog.String("ip", q.IP)}})
+	return out.appendJSON(&resp)
 }
 
-// Password answers POST /v1/password.
-func (s *Service) Password(q *PasswordRequest) (*PasswordResponse, error) {
+// Password answers POST /v1/password into out. The password is never logged.
+func (s *Service) Password(q *PasswordRequest, out *Reply) error {
+	out.reset()
 	if err := parseTenant(q.Tenant); err != nil {
-		return nil, err
+		return err
 	}
 	if len(q.Password) > 4096 {
-		return nil, invalid("password", "longer than 4096 bytes")
+		return invalid("password", "longer than 4096 bytes")
 	}
-	changed, err := parseTime("changedAt", q.ChangedAt, false)
+	now := s.now()
+	changed, err := parseTime("changedAt", q.ChangedAt, false, now)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	snap, err := s.snapshot(q.Tenant)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	res := engine.Password(snap, q.Password, changed, s.now())
-	out := &PasswordResponse{Valid: res.Valid, Violations: res.Violations, Revision: revisionOf(snap), DecisionID: s.ids.next()}
+	res := engine.Password(snap, q.Password, changed, now)
+	id := s.ids.next()
+	resp := PasswordResponse{Valid: res.Valid, Violations: res.Violations, Revision: revisionOf(snap), DecisionID: id.String()}
 	if res.Reason == engine.UnknownTenant {
-		out.Reason = res.Reason
+		resp.Reason = res.Reason
 	}
-	return out, nil
+	out.Records = append(out.Records, Record{ID: id, Endpoint: "password", Tenant: q.Tenant, Allowed: res.Valid,
+		Reason: res.Reason, Revision: resp.Revision, Extra: []slog.Attr{slog.Any("violations", res.Violations)}})
+	return out.appendJSON(&resp)
 }
 
 func loginMessage(r engine.Reason, provider, ip string, sources []string) string {

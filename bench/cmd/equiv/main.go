@@ -10,6 +10,7 @@ import (
 	"os"
 
 	"github.com/crmauthz/crmauthz/bench/internal/fixture"
+	"github.com/crmauthz/crmauthz/internal/service"
 )
 
 func main() {
@@ -21,20 +22,21 @@ func main() {
 	check(err)
 	opa, err := fixture.OPA(ctx, *dir, *policy)
 	check(err)
-	typed, inputs, err := fixture.Requests(*dir)
+	bodies, inputs, err := fixture.Requests(*dir)
 	check(err)
 	differ, allowed := 0, 0
 	reasons := map[string]int{}
-	for i := range typed {
-		ours, _, err := svc.Check(&typed[i])
+	for i := range bodies {
+		answer, err := service.Answer(bodies[i], svc.Check)
 		check(err)
+		var ours service.CheckResponse
+		check(json.Unmarshal(answer, &ours))
 		theirs, err := fixture.OPADecision(ctx, opa, inputs[i])
 		check(err)
 		if ours.Allowed != theirs.Allowed || string(ours.Reason) != theirs.Reason {
 			differ++
 			if differ <= 10 {
-				b, _ := json.Marshal(typed[i])
-				fmt.Printf("DIFFER crmauthz=%v/%s opa=%v/%s  %s\n", ours.Allowed, ours.Reason, theirs.Allowed, theirs.Reason, b)
+				fmt.Printf("DIFFER crmauthz=%v/%s opa=%v/%s  %s\n", ours.Allowed, ours.Reason, theirs.Allowed, theirs.Reason, bodies[i])
 			}
 		}
 		if ours.Allowed {
@@ -42,7 +44,7 @@ func main() {
 		}
 		reasons[string(ours.Reason)]++
 	}
-	fmt.Printf("equivalence: %d requests, %d allowed, reasons %v: %d differ\n", len(typed), allowed, reasons, differ)
+	fmt.Printf("equivalence: %d requests, %d allowed, reasons %v: %d differ\n", len(bodies), allowed, reasons, differ)
 	if differ > 0 {
 		os.Exit(1)
 	}

@@ -7,14 +7,11 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"sort"
 
 	"sigs.k8s.io/yaml"
 
-	"github.com/crmauthz/crmauthz/api/v1alpha1"
 	"github.com/crmauthz/crmauthz/internal/service"
 	"github.com/crmauthz/crmauthz/internal/tenantgen"
 )
@@ -29,7 +26,7 @@ func main() {
 	must(os.MkdirAll(filepath.Join(*out, "opa"), 0o755))
 	must(writeObjects(filepath.Join(*out, "objects"), t))
 	must(writeJSON(filepath.Join(*out, "opa", "data.json"), opaData(t)))
-	reqs := requests(t, *n, *seed)
+	reqs := tenantgen.Requests(t, *n, *seed)
 	must(writeLines(filepath.Join(*out, "requests.jsonl"), reqs, false))
 	must(writeLines(filepath.Join(*out, "requests-opa.jsonl"), reqs, true))
 	fmt.Printf("wrote %d templates, %d groups, %d users and %d requests to %s\n",
@@ -146,84 +143,6 @@ func opaData(t *tenantgen.Tenant) map[string]any {
 		}
 	}
 	return map[string]any{"crm": map[string]any{"templates": templates, "claims": claims, "users": users, "groups": groups}}
-}
-
-// requests mixes what a CRM asks: views and edits by members and managers of records
-// of teammates, of other branches, shared and their own; field edits; bulk; features;
-// the API channel; SuperAdmins.
-func requests(t *tenantgen.Tenant, n int, seed uint64) []service.CheckRequest {
-	r := rand.New(rand.NewPCG(seed, 7))
-	roles := []string{"SalesUser", "SalesUser", "SalesManager", "MarketingUser", "Administrator", "SuperAdmin"}
-	entities := []string{"leads", "opportunities", "accounts", "activities", "tasks", "users"}
-	actions := map[string][]string{
-		"leads": {"view", "create", "edit", "delete", "export", "import", "reassign"}, "opportunities": {"view", "edit", "delete"},
-		"accounts": {"view", "edit"}, "activities": {"view", "create", "edit", "export"},
-		"tasks": {"view", "edit", "markComplete", "reassign"}, "users": {"create", "edit"},
-	}
-	features := make([]string, len(v1alpha1.Features))
-	for i, f := range v1alpha1.Features {
-		features[i] = string(f)
-	}
-	sort.Strings(features)
-	out := make([]service.CheckRequest, 0, n)
-	for len(out) < n {
-		g := r.IntN(len(t.GroupNames))
-		members := t.Members[g]
-		if len(members) == 0 {
-			continue
-		}
-		user := members[r.IntN(len(members))]
-		if r.IntN(5) == 0 {
-			user = t.Managers[r.IntN(len(t.Managers))]
-		}
-		q := service.CheckRequest{Tenant: "acme", Subject: service.Subject{User: user, Role: roles[r.IntN(len(roles))]}}
-		if r.IntN(8) == 0 {
-			q.Action = "access"
-			q.Resource.Feature = features[r.IntN(len(features))]
-			out = append(out, q)
-			continue
-		}
-		q.Resource.Entity = entities[r.IntN(len(entities))]
-		as := actions[q.Resource.Entity]
-		q.Action = as[r.IntN(len(as))]
-		q.Resource.ID = fmt.Sprintf("R-%d", len(out))
-		switch r.IntN(4) {
-		case 0:
-			q.Resource.Owner = user
-		case 1:
-			q.Resource.Owner = members[r.IntN(len(members))]
-		case 2:
-			q.Resource.Owner = t.Users[r.IntN(len(t.Users))]
-		default:
-			q.Resource.Owner = t.Users[r.IntN(len(t.Users))]
-			q.Resource.SharedWith = []string{user}
-		}
-		if q.Resource.Entity == "users" {
-			q.Resource.Owner, q.Resource.SharedWith = "", nil
-		}
-		if q.Resource.Entity == "activities" || q.Resource.Entity == "tasks" {
-			q.Resource.Type = []string{"Call", "SalesCall", "Payment", "Email"}[r.IntN(4)]
-		}
-		if q.Action == "edit" || q.Action == "create" {
-			for _, f := range tenantgen.LeadFields {
-				if r.IntN(5) == 0 {
-					q.Fields = append(q.Fields, f)
-				}
-			}
-			if len(q.Fields) > 0 && r.IntN(2) == 0 {
-				q.EmptyFields = []string{q.Fields[0]}
-			}
-			q.Bulk = r.IntN(6) == 0
-		}
-		if q.Action == "delete" {
-			q.Bulk = r.IntN(6) == 0
-		}
-		if r.IntN(10) == 0 {
-			q.Context.Channel = "API"
-		}
-		out = append(out, q)
-	}
-	return out
 }
 
 func writeJSON(path string, v any) error {
