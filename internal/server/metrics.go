@@ -1,6 +1,8 @@
 package server
 
 import (
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,9 +19,38 @@ type Metrics struct {
 	logDropped prometheus.Counter
 }
 
+// endpointMetrics are one endpoint's series, resolved once: looking a series up by
+// its labels on every request would cost more than deciding.
+type endpointMetrics struct {
+	m        *Metrics
+	endpoint string
+	latency  prometheus.Observer
+	mu       sync.Mutex
+	reasons  atomic.Pointer[map[engine.Reason]prometheus.Counter] // copied on write
+}
+
+func (m *Metrics) forEndpoint(endpoint string) *endpointMetrics {
+	e := &endpointMetrics{m: m, endpoint: endpoint, latency: m.latency.WithLabelValues(endpoint)}
+	e.reasons.Store(&map[engine.Reason]prometheus.Counter{})
+	return e
+}
+
 // decided counts one decision.
-func (m *Metrics) decided(endpoint string, reason engine.Reason) {
-	m.decisions.WithLabelValues(endpoint, string(reason)).Inc()
+func (e *endpointMetrics) decided(reason engine.Reason) {
+	if c, ok := (*e.reasons.Load())[reason]; ok {
+		c.Inc()
+		return
+	}
+	e.mu.Lock()
+	next := map[engine.Reason]prometheus.Counter{}
+	for r, c := range *e.reasons.Load() {
+		next[r] = c
+	}
+	c := e.m.decisions.WithLabelValues(e.endpoint, string(reason))
+	next[reason] = c
+	e.reasons.Store(&next)
+	e.mu.Unlock()
+	c.Inc()
 }
 
 // NewMetrics registers the API's metrics, and per-tenant gauges read from store at

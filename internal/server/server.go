@@ -245,17 +245,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 var jsonType = []string{"application/json"}
 
-// writeBody sends data and a newline.
+// writeBody sends data and a newline. net/http adds Content-Length itself when the
+// answer fits its buffer (and chunks a larger batch).
 func writeBody(w http.ResponseWriter, status int, data []byte) {
-	h := w.Header()
-	h["Content-Type"] = jsonType
-	h["Content-Length"] = []string{strconv.Itoa(len(data) + 1)}
+	w.Header()["Content-Type"] = jsonType
 	w.WriteHeader(status)
-	_, _ = w.Write(data)
-	_, _ = w.Write(newline)
+	_, _ = w.Write(append(data, '\n'))
 }
-
-var newline = []byte{'\n'}
 
 // Errors reading a body.
 var (
@@ -354,21 +350,20 @@ func (s *Server) readBody(r *http.Request, buf []byte) ([]byte, error) {
 }
 
 // admit authenticates and authorises the caller for tenant and takes one of its
-// in-flight slots; release gives it back.
-func (s *Server) admit(r *http.Request, tenant string) (caller string, release func(), err error) {
+// in-flight slots; s.inflight.release(slot) gives it back.
+func (s *Server) admit(r *http.Request, tenant string) (caller, slot string, err error) {
 	if s.opts.Auth != nil {
 		if caller, err = s.opts.Auth.Authorize(r, tenant); err != nil {
-			return caller, nil, err
+			return caller, "", err
 		}
 	}
-	key := caller
-	if key == "" {
+	slot = caller
+	if slot == "" {
 		if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-			key = host
+			slot = host
 		}
 	}
-	release, err = s.inflight.acquire(key)
-	return caller, release, err
+	return caller, slot, s.inflight.acquire(slot)
 }
 
 var errTooManyInFlight = errors.New("too many requests in flight")
@@ -380,20 +375,22 @@ type inflight struct {
 	n   map[string]int
 }
 
-func (l *inflight) acquire(key string) (func(), error) {
+func (l *inflight) acquire(key string) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.n[key] >= l.max {
-		return nil, fmt.Errorf("%w: %s already has %d, the most one caller may have", errTooManyInFlight, displayCaller(key), l.max)
+		return fmt.Errorf("%w: %s already has %d, the most one caller may have", errTooManyInFlight, displayCaller(key), l.max)
 	}
 	l.n[key]++
-	return func() {
-		l.mu.Lock()
-		if l.n[key]--; l.n[key] <= 0 {
-			delete(l.n, key)
-		}
-		l.mu.Unlock()
-	}, nil
+	return nil
+}
+
+func (l *inflight) release(key string) {
+	l.mu.Lock()
+	if l.n[key]--; l.n[key] <= 0 {
+		delete(l.n, key)
+	}
+	l.mu.Unlock()
 }
 
 func displayCaller(k string) string {
@@ -419,6 +416,10 @@ const maxPooled = 64 << 10
 // hand the decisions to the log and the metrics.
 func handle[Q any](s *Server, endpoint string, decide func(*Q, *service.Reply) error, tenant func(*Q) string) http.HandlerFunc {
 	pool := sync.Pool{New: func() any { return new(call[Q]) }}
+	var counts *endpointMetrics
+	if s.metrics != nil {
+		counts = s.metrics.forEndpoint(endpoint)
+	}
 	return func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		c := pool.Get().(*call[Q])
@@ -437,12 +438,12 @@ func handle[Q any](s *Server, endpoint string, decide func(*Q, *service.Reply) e
 			return
 		}
 		t := tenant(&c.q)
-		caller, release, err := s.admit(r, t)
+		caller, slot, err := s.admit(r, t)
 		if err != nil {
 			s.fail(w, r, endpoint, t, caller, err)
 			return
 		}
-		defer release()
+		defer s.inflight.release(slot)
 		if err := decide(&c.q, &c.reply); err != nil {
 			s.fail(w, r, endpoint, t, caller, err)
 			return
@@ -453,24 +454,24 @@ func handle[Q any](s *Server, endpoint string, decide func(*Q, *service.Reply) e
 			if s.declog != nil {
 				s.declog.add(caller, rec)
 			}
-			if s.metrics != nil {
-				s.metrics.decided(endpoint, rec.Reason)
+			if counts != nil {
+				counts.decided(rec.Reason)
 			}
 		}
-		if s.metrics != nil {
-			s.metrics.latency.WithLabelValues(endpoint).Observe(time.Since(start).Seconds())
+		if counts != nil {
+			counts.latency.Observe(time.Since(start).Seconds())
 		}
 	}
 }
 
 func (s *Server) tenant(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("tenant")
-	caller, release, err := s.admit(r, name)
+	caller, slot, err := s.admit(r, name)
 	if err != nil {
 		s.fail(w, r, "tenants", name, caller, err)
 		return
 	}
-	defer release()
+	defer s.inflight.release(slot)
 	if !s.store.Ready() {
 		s.fail(w, r, "tenants", name, caller, service.Unavailable)
 		return

@@ -1,7 +1,7 @@
 package service
 
 import (
-	"errors"
+	"sync"
 
 	"github.com/crmauthz/crmauthz/internal/strictjson"
 )
@@ -16,32 +16,37 @@ import (
 // (one allocation per request), so a request may be kept after its buffer is reused.
 // Lists already in v keep their capacity: a caller may reuse one request value.
 func Decode(data []byte, v any) error {
-	var r strictjson.Reader
+	r := readers.Get().(*strictjson.Reader)
+	defer func() {
+		r.Release()
+		readers.Put(r)
+	}()
 	r.Reset(string(data))
 	switch q := v.(type) {
 	case *CheckRequest:
-		r.Document(func() { decodeCheck(&r, q) })
+		r.Document(func() { decodeCheck(r, q) })
 	case *BatchRequest:
-		r.Document(func() { decodeBatch(&r, q) })
+		r.Document(func() { decodeBatch(r, q) })
 	case *FilterRequest:
-		r.Document(func() { decodeFilter(&r, q) })
+		r.Document(func() { decodeFilter(r, q) })
 	case *VisibleRequest:
-		r.Document(func() { decodeVisible(&r, q) })
+		r.Document(func() { decodeVisible(r, q) })
 	case *LoginRequest:
-		r.Document(func() { decodeLogin(&r, q) })
+		r.Document(func() { decodeLogin(r, q) })
 	case *SessionRequest:
-		r.Document(func() { decodeSession(&r, q) })
+		r.Document(func() { decodeSession(r, q) })
 	case *PasswordRequest:
-		r.Document(func() { decodePassword(&r, q) })
+		r.Document(func() { decodePassword(r, q) })
 	default:
 		panic("service.Decode: not a request type")
 	}
-	var se *strictjson.Error
-	if errors.As(r.Err(), &se) {
-		return &InvalidArgument{Field: se.Path, Message: se.Message}
+	if e := r.Problem(); e != nil {
+		return &InvalidArgument{Field: e.Path, Message: e.Message}
 	}
 	return nil
 }
+
+var readers = sync.Pool{New: func() any { return new(strictjson.Reader) }}
 
 // One function per shape: the keys each takes are exactly the JSON names of SPEC §3.4.
 

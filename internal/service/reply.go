@@ -100,7 +100,7 @@ func (p *Reply) appendCheck(snap *policy.Snapshot, r *engine.Request, d *engine.
 	b = strictjson.AppendString(b, d.Reason)
 	p.msg = engine.AppendMessage(p.msg[:0], r, d)
 	b = append(b, `,"message":`...)
-	b = strictjson.AppendString(b, p.msg)
+	b = strictjson.AppendBytes(b, p.msg)
 	b = append(b, `,"template":`...)
 	b = strictjson.AppendString(b, d.Template)
 	b = append(b, `,"deniedFields":`...)

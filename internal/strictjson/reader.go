@@ -43,9 +43,12 @@ type seg struct {
 }
 
 // Reader reads one JSON document. The zero value is not usable: call Reset. After the
-// first error every read returns a zero value and Err reports that first error.
+// first error every read returns a zero value and Err reports that first error. A
+// Reader points into its own buffers, so it lives on the heap: reuse one (a
+// sync.Pool) rather than declaring one per body.
 type Reader struct {
 	data string
+	buf  []byte // data, viewed as bytes for scanning
 	pos  int
 	err  *Error
 	path []seg
@@ -59,7 +62,7 @@ type Reader struct {
 
 // Reset prepares r to read data.
 func (r *Reader) Reset(data string) {
-	r.data, r.pos, r.err = data, 0, nil
+	r.data, r.buf, r.pos, r.err = data, bytesOf(data), 0, nil
 	r.path, r.keys = r.pathBuf[:0], r.keyBuf[:0]
 }
 
@@ -69,6 +72,17 @@ func (r *Reader) Err() error {
 		return nil
 	}
 	return r.err
+}
+
+// Problem is the first error met, or nil, as its concrete type.
+func (r *Reader) Problem() *Error { return r.err }
+
+// Release drops the references to the last input, so a pooled Reader does not keep
+// it alive.
+func (r *Reader) Release() {
+	clear(r.keyBuf[:])
+	clear(r.pathBuf[:])
+	r.data, r.buf, r.path, r.keys, r.err = "", nil, nil, nil, nil
 }
 
 // Failed says whether an error has been met.
@@ -115,13 +129,16 @@ func (r *Reader) syntax(msg string) {
 var space = [256]bool{' ': true, '\t': true, '\n': true, '\r': true}
 
 func (r *Reader) skipSpace() {
-	for r.pos < len(r.data) && space[r.data[r.pos]] {
+	for r.pos < len(r.buf) && r.buf[r.pos] <= ' ' && space[r.buf[r.pos]] {
 		r.pos++
 	}
 }
 
 // peek returns the next significant byte, or 0 at the end.
 func (r *Reader) peek() byte {
+	if r.pos < len(r.buf) && r.buf[r.pos] > ' ' {
+		return r.buf[r.pos] // compact JSON
+	}
 	r.skipSpace()
 	if r.pos >= len(r.data) {
 		return 0
@@ -210,7 +227,6 @@ func (r *Reader) Object(member func(key string)) {
 	}
 	r.pos++
 	start := len(r.keys)
-	defer func() { r.keys = r.keys[:start] }()
 	if r.peek() == '}' {
 		r.pos++
 		return
@@ -248,6 +264,7 @@ func (r *Reader) Object(member func(key string)) {
 			r.pos++
 		case '}':
 			r.pos++
+			r.keys = r.keys[:start]
 			return
 		default:
 			r.syntax("expected ',' or '}' after a value")
@@ -295,6 +312,10 @@ func (r *Reader) Array(item func(i int)) {
 
 // String reads a string; null reads as "".
 func (r *Reader) String() string {
+	if r.pos < len(r.buf) && r.buf[r.pos] == '"' && r.err == nil {
+		s, _ := r.str() // compact JSON: no space before the value
+		return s
+	}
 	if r.err != nil || r.null() {
 		return ""
 	}
@@ -438,9 +459,7 @@ func (r *Reader) str() (string, bool) {
 	i := r.pos + 1
 	start := i
 	for {
-		for i < len(d) && plain[d[i]] {
-			i++
-		}
+		i = scanPlain(r.buf, i)
 		if i >= len(d) {
 			r.pos = i
 			r.syntax("")

@@ -5,16 +5,19 @@ import "unicode/utf8"
 // AppendString appends s as a JSON string, escaped as encoding/json escapes it
 // (quotes, backslashes, control characters, <, >, & and U+2028/U+2029; invalid UTF-8
 // as U+FFFD), so hand-written responses read exactly like marshalled ones.
-func AppendString[S ~string | ~[]byte](dst []byte, s S) []byte {
+func AppendString[S ~string](dst []byte, s S) []byte { return AppendBytes(dst, bytesOf(string(s))) }
+
+// AppendBytes is AppendString for text held in a byte slice.
+func AppendBytes(dst []byte, s []byte) []byte {
 	dst = append(dst, '"')
 	start := 0
-	for i := 0; i < len(s); {
+	for i := 0; ; {
+		i = scanSafe(s, i)
+		if i >= len(s) {
+			break
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if safe[c] {
-				i++
-				continue
-			}
 			dst = append(dst, s[start:i]...)
 			switch c {
 			case '"', '\\':
@@ -32,20 +35,16 @@ func AppendString[S ~string | ~[]byte](dst []byte, s S) []byte {
 			start = i
 			continue
 		}
-		rn, size := decodeRune(s[i:])
-		if rn == utf8.RuneError && size == 1 {
+		rn, size := utf8.DecodeRune(s[i:])
+		switch {
+		case rn == utf8.RuneError && size == 1:
 			dst = append(dst, s[start:i]...)
 			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if rn == '\u2028' || rn == '\u2029' {
+			start = i + size
+		case rn == '\u2028' || rn == '\u2029':
 			dst = append(dst, s[start:i]...)
 			dst = append(dst, '\\', 'u', '2', '0', '2', hex[rn&0xF])
-			i += size
-			start = i
-			continue
+			start = i + size
 		}
 		i += size
 	}
@@ -82,10 +81,3 @@ var safe = func() (t [utf8.RuneSelf]bool) {
 	return t
 }()
 
-// decodeRune decodes the rune at the start of s, a string or a byte slice, without
-// converting one into the other (which would allocate).
-func decodeRune[S ~string | ~[]byte](s S) (rune, int) {
-	var buf [utf8.UTFMax]byte
-	n := copy(buf[:], s)
-	return utf8.DecodeRune(buf[:n])
-}

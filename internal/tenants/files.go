@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/crmauthz/crmauthz/api/v1alpha1"
@@ -24,18 +25,33 @@ import (
 
 // Files keeps a store loaded from YAML files, for `crmauthz serve`: every object is
 // checked against the CRD schema as the API server would, defaults filled in, and a
-// file or object that breaks keeps its last good version in force.
+// file or object that breaks keeps its last good version in force. A file that
+// becomes empty (0 bytes, as a failed or half-done write leaves it) keeps the objects
+// it last held until it has content again or is deleted.
 type Files struct {
 	Paths            []string
 	DefaultNamespace string
-	Validator        *schema.Validator
-	Builder          *Builder
-	Store            *Store
-	Log              *slog.Logger
+	// Validator checks objects against the CRD schema. nil: one is built for each load
+	// and dropped after it, so a long-running serve does not keep the schema's
+	// compiled CEL programs (most of its heap, rescanned by every GC) between reloads.
+	Validator *schema.Validator
+	Builder   *Builder
+	Store     *Store
+	Log       *slog.Logger
+	// Removed counts objects a reload took out of force, by tenant and kind; nil
+	// counts nothing (they are logged at WARN either way).
+	Removed *prometheus.CounterVec
 
 	fingerprint string
 	lastFiles   map[string][]loader.Object // per file: the objects last decoded from it
+	inForce     map[objectKey]string       // what the last load put in force, and from which file
 }
+
+// objectKey names a policy object of a tenant.
+type objectKey struct{ tenant, kind, name string }
+
+// DefaultQuietPeriod is how long files must stay unchanged before a reload applies them.
+const DefaultQuietPeriod = time.Second
 
 // Load reads the files and, when anything changed, rebuilds every tenant. It returns
 // the problems found (files that do not parse, objects refused), each naming the file
@@ -45,19 +61,37 @@ func (f *Files) Load(ctx context.Context) (changed bool, problems []string, err 
 	if err != nil {
 		return false, nil, err
 	}
+	return f.apply(ctx, files, contents, fp)
+}
+
+// apply loads files read by read, unless they are what is in force.
+func (f *Files) apply(ctx context.Context, files []string, contents map[string][]byte, fp string) (changed bool, problems []string, err error) {
 	if fp == f.fingerprint {
 		return false, nil, nil
 	}
 	if f.lastFiles == nil {
 		f.lastFiles = map[string][]loader.Object{}
 	}
+	validator := f.Validator
+	if validator == nil {
+		if validator, err = schema.New(); err != nil {
+			return false, nil, err
+		}
+	}
 	var decoded []loader.Object
 	next := map[string][]loader.Object{}
 	for _, file := range files {
+		last, seen := f.lastFiles[file]
+		if len(contents[file]) == 0 && seen && len(last) > 0 {
+			problems = append(problems, fmt.Sprintf("%s: empty (0 bytes): keeping the %d objects it last held until it has content again or is deleted", file, len(last)))
+			next[file] = last
+			decoded = append(decoded, last...)
+			continue
+		}
 		objs, err := loader.Decode(contents[file], file)
 		if err != nil {
 			problems = append(problems, err.Error()+" (keeping the objects it last held)")
-			objs = f.lastFiles[file]
+			objs = last
 		}
 		next[file] = objs
 		decoded = append(decoded, objs...)
@@ -69,12 +103,12 @@ func (f *Files) Load(ctx context.Context) (changed bool, problems []string, err 
 	var objs []loader.Object
 	refused := map[string][]policy.ObjectStatus{}
 	for _, o := range decoded {
-		if !f.Validator.Knows(o.Raw) {
+		if !validator.Knows(o.Raw) {
 			objs = append(objs, o) // a ConfigMap
 			continue
 		}
 		raw := o.Raw.DeepCopy()
-		if errs := f.Validator.Validate(ctx, raw); len(errs) > 0 {
+		if errs := validator.Validate(ctx, raw); len(errs) > 0 {
 			msg := errs.ToAggregate().Error()
 			problems = append(problems, fmt.Sprintf("%s %s/%s (%s): %s", o.Kind(), namespace(o, f.DefaultNamespace), o.Typed.GetName(), o.Source, msg))
 			ns := namespace(o, f.DefaultNamespace)
@@ -100,6 +134,7 @@ func (f *Files) Load(ctx context.Context) (changed bool, problems []string, err 
 	}
 	problems = append(problems, warnings...)
 
+	f.reportRemoved(decoded)
 	inputs := loader.Tenants(objs, f.DefaultNamespace)
 	for ns := range refused {
 		if _, ok := inputs[ns]; !ok {
@@ -177,6 +212,30 @@ func admit(objs []loader.Object, def string) ([]loader.Object, map[string][]poli
 	return out, refused, warnings
 }
 
+// reportRemoved logs at WARN, and counts, every policy object of the last load that
+// this one no longer has: a file cut short must not shed objects unnoticed.
+func (f *Files) reportRemoved(decoded []loader.Object) {
+	now := map[objectKey]string{}
+	for _, o := range decoded {
+		if o.Raw.GroupVersionKind().Group != v1alpha1.GroupVersion.Group {
+			continue // ConfigMaps
+		}
+		now[objectKey{namespace(o, f.DefaultNamespace), o.Kind(), o.Typed.GetName()}] = o.Source
+	}
+	for k, source := range f.inForce {
+		if _, ok := now[k]; ok {
+			continue
+		}
+		if f.Log != nil {
+			f.Log.Warn("Removed a policy object: it is no longer in the policy files", "tenant", k.tenant, "kind", k.kind, "name", k.name, "lastSource", source)
+		}
+		if f.Removed != nil {
+			f.Removed.WithLabelValues(k.tenant, k.kind).Inc()
+		}
+	}
+	f.inForce = now
+}
+
 func refusedHas(list []policy.ObjectStatus, kind, name string) bool {
 	for _, st := range list {
 		if st.Kind == kind && st.Name == name {
@@ -194,17 +253,45 @@ func namespace(o loader.Object, def string) string {
 }
 
 // read returns the policy files under Paths, their contents and a fingerprint of all.
+// Hidden files and directories are skipped: a Kubernetes ConfigMap volume keeps its
+// files in a hidden timestamped directory behind the `..data` symlink, and shows them
+// at the top through symlinks. When that symlink is swapped (a new ConfigMap version)
+// while the files are read, they are read again: a load never mixes two versions.
 func (f *Files) read() ([]string, map[string][]byte, string, error) {
+	for attempt := 0; ; attempt++ {
+		before := dataLinks(f.Paths)
+		files, contents, fp, err := f.readOnce()
+		if err != nil || dataLinks(f.Paths) == before || attempt == 4 {
+			return files, contents, fp, err
+		}
+	}
+}
+
+// dataLinks is where each path's `..data` symlink points ("" where there is none).
+func dataLinks(paths []string) string {
+	var b strings.Builder
+	for _, p := range paths {
+		target, _ := os.Readlink(filepath.Join(p, "..data"))
+		b.WriteString(target)
+		b.WriteByte(0)
+	}
+	return b.String()
+}
+
+func (f *Files) readOnce() ([]string, map[string][]byte, string, error) {
 	var files []string
 	for _, p := range f.Paths {
 		err := filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err
 			}
+			base := filepath.Base(path)
 			if d.IsDir() {
+				if path != p && strings.HasPrefix(base, ".") {
+					return fs.SkipDir
+				}
 				return nil
 			}
-			base := filepath.Base(path)
 			if strings.HasPrefix(base, ".") || base == "kustomization.yaml" || base == "kustomization.yml" {
 				return nil
 			}
@@ -233,27 +320,51 @@ func (f *Files) read() ([]string, map[string][]byte, string, error) {
 	return files, contents, hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// Run loads the files now, marks the store ready, and reloads every interval until ctx
-// ends. A reload that fails keeps what is in force.
-func (f *Files) Run(ctx context.Context, interval time.Duration) error {
+// Run loads the files now, marks the store ready, and then looks at them every
+// interval. A change is applied once the files have stayed the same for quiet (0:
+// DefaultQuietPeriod): an editor or a copy that writes a file in pieces is never
+// loaded half-way. A reload that fails keeps what is in force.
+func (f *Files) Run(ctx context.Context, interval, quiet time.Duration) error {
 	if _, problems, err := f.Load(ctx); err != nil {
 		return err
 	} else {
 		f.report(problems)
 	}
 	f.Store.SetReady()
+	if quiet <= 0 {
+		quiet = DefaultQuietPeriod
+	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	var pending string // the fingerprint of a change not yet applied
+	var since time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-t.C:
-			changed, problems, err := f.Load(ctx)
+		case now := <-t.C:
+			files, contents, fp, err := f.read()
+			if err != nil {
+				f.Log.Error("Reading the policy files failed; keeping the policy in force", "err", err)
+				continue
+			}
+			if fp == f.fingerprint {
+				pending = ""
+				continue
+			}
+			if fp != pending {
+				pending, since = fp, now // changed again: wait until it is quiet
+				continue
+			}
+			if now.Sub(since) < quiet {
+				continue
+			}
+			changed, problems, err := f.apply(ctx, files, contents, fp)
 			if err != nil {
 				f.Log.Error("Reload failed; keeping the policy in force", "err", err)
 				continue
 			}
+			pending = ""
 			if changed {
 				f.Log.Info("Reloaded policies", "tenants", len(f.Store.Names()))
 				f.report(problems)
