@@ -80,4 +80,3 @@ var safe = func() (t [utf8.RuneSelf]bool) {
 	}
 	return t
 }()
-
