@@ -56,7 +56,8 @@ test: manifests generate fmt vet envtest ## Build the control plane if missing, 
 # Every fuzz target, as package:Target; `make fuzz FUZZTIME=60s` runs each in turn.
 FUZZ_TARGETS ?= ./internal/policy:FuzzCompile ./internal/service:FuzzCheck ./internal/service:FuzzChecks \
 	./internal/service:FuzzFilter ./internal/service:FuzzVisible ./internal/service:FuzzLogin \
-	./internal/service:FuzzSession ./internal/service:FuzzPassword
+	./internal/service:FuzzSession ./internal/service:FuzzPassword \
+	./internal/service:FuzzDecodeAgreesWithEncodingJSON ./internal/server:FuzzHandler
 FUZZTIME ?= 30s
 
 .PHONY: fuzz

@@ -34,6 +34,15 @@ func TestTokenFile(t *testing.T) {
 	_, err = tf.Authorize(request(""), "acme")
 	g.Expect(status(err)).To(Equal(http.StatusUnauthorized))
 
+	// /metrics names every tenant: only a caller of every tenant may read it.
+	caller, err = tf.AuthorizeMetrics(request("s3cret-ops"))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(caller).To(Equal("ops"))
+	_, err = tf.AuthorizeMetrics(request("s3cret-acme"))
+	g.Expect(status(err)).To(Equal(http.StatusForbidden))
+	_, err = tf.AuthorizeMetrics(request(""))
+	g.Expect(status(err)).To(Equal(http.StatusUnauthorized))
+
 	g.Expect(os.WriteFile(path, []byte("only-a-token\n"), 0o600)).To(Succeed())
 	_, err = LoadTokenFile(path)
 	g.Expect(err).To(MatchError(ContainSubstring("tokens:1: want `TOKEN CALLER TENANTS`")))

@@ -42,7 +42,7 @@ type fixture struct {
 	reg    *prometheus.Registry
 }
 
-func newFixture(t *testing.T, ready bool) *fixture {
+func newFixture(t testing.TB, ready bool) *fixture {
 	objs, err := loader.Decode([]byte(policyYAML), "policy")
 	if err != nil {
 		t.Fatal(err)

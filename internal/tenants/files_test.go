@@ -1,14 +1,20 @@
 package tenants
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/crmauthz/crmauthz/internal/engine"
 	"github.com/crmauthz/crmauthz/internal/policy"
@@ -103,4 +109,120 @@ func TestFilesReloadAndKeepLastGood(t *testing.T) {
 	g.Expect(os.Remove(filepath.Join(dir, "group.yaml"))).To(Succeed())
 	_, _, _ = f.Load(ctx)
 	g.Expect(store.Snapshot("acme")).To(BeNil())
+}
+
+// syncBuffer is a log sink tests read while the code under test writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func newFiles(dir string, log *syncBuffer) (*Files, *prometheus.CounterVec) {
+	removed := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "removed"}, []string{"tenant", "kind"})
+	return &Files{Paths: []string{dir}, DefaultNamespace: "default", Builder: NewBuilder(), Store: NewStore(nil),
+		Log: slog.New(slog.NewTextHandler(log, nil)), Removed: removed}, removed
+}
+
+// TestAnEmptyFileKeepsItsObjects: `: > file` or a write cut short by a full disk
+// leaves 0 bytes; the objects the file held stay in force (a template removed would
+// fall its users back to a wider role baseline) until it has content or is deleted.
+// Whatever a reload does remove is logged at WARN and counted.
+func TestAnEmptyFileKeepsItsObjects(t *testing.T) {
+	g := NewWithT(t)
+	dir := t.TempDir()
+	write := func(name, data string) {
+		g.Expect(os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600)).To(Succeed())
+	}
+	var log syncBuffer
+	f, removed := newFiles(dir, &log)
+	ctx := context.Background()
+	write("group.yaml", group)
+	write("template.yaml", templateYAML("[Dashboard]"))
+	_, _, err := f.Load(ctx)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(dashboardAllowed(f.Store)).To(BeFalse())
+
+	write("template.yaml", "")
+	_, problems, _ := f.Load(ctx)
+	g.Expect(problems).To(ContainElement(ContainSubstring("template.yaml: empty (0 bytes): keeping the 1 objects it last held")))
+	g.Expect(dashboardAllowed(f.Store)).To(BeFalse(), "the template stays in force")
+	g.Expect(log.String()).NotTo(ContainSubstring("Removed a policy object"))
+
+	write("template.yaml", templateYAML("[Reports]"))
+	_, problems, _ = f.Load(ctx)
+	g.Expect(problems).To(BeEmpty())
+	g.Expect(dashboardAllowed(f.Store)).To(BeTrue(), "content again: it is loaded")
+
+	g.Expect(os.Remove(filepath.Join(dir, "template.yaml"))).To(Succeed())
+	_, _, _ = f.Load(ctx)
+	g.Expect(f.Store.Snapshot("acme").Templates()).To(BeZero(), "deleted: its objects go")
+	g.Expect(log.String()).To(And(ContainSubstring("level=WARN msg=\"Removed a policy object"), ContainSubstring("kind=PermissionTemplate name=reps")))
+	g.Expect(testutil.ToFloat64(removed.WithLabelValues("acme", "PermissionTemplate"))).To(Equal(1.0))
+}
+
+// TestConfigMapVolumeLayout: a ConfigMap volume holds its files in a hidden
+// timestamped directory behind `..data` and shows them through symlinks; each object
+// is loaded once, and swapping `..data` (as the kubelet does) swaps the policy whole.
+func TestConfigMapVolumeLayout(t *testing.T) {
+	g := NewWithT(t)
+	dir := t.TempDir()
+	version := func(name string, files map[string]string) {
+		g.Expect(os.Mkdir(filepath.Join(dir, name), 0o700)).To(Succeed())
+		for file, data := range files {
+			g.Expect(os.WriteFile(filepath.Join(dir, name, file), []byte(data), 0o600)).To(Succeed())
+		}
+		g.Expect(os.Symlink(name, filepath.Join(dir, "..data_tmp"))).To(Succeed())
+		g.Expect(os.Rename(filepath.Join(dir, "..data_tmp"), filepath.Join(dir, "..data"))).To(Succeed()) // atomic
+	}
+	version("..2026_11_25_10_00_00.1", map[string]string{"group.yaml": group, "template.yaml": templateYAML("[Dashboard]")})
+	for _, file := range []string{"group.yaml", "template.yaml"} {
+		g.Expect(os.Symlink(filepath.Join("..data", file), filepath.Join(dir, file))).To(Succeed())
+	}
+	var log syncBuffer
+	f, _ := newFiles(dir, &log)
+	_, problems, err := f.Load(context.Background())
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(problems).To(BeEmpty(), "no object is read twice (through the symlink and the hidden directory)")
+	g.Expect(dashboardAllowed(f.Store)).To(BeFalse())
+
+	version("..2026_11_25_10_05_00.2", map[string]string{"group.yaml": group, "template.yaml": templateYAML("[Reports]")})
+	_, problems, _ = f.Load(context.Background())
+	g.Expect(problems).To(BeEmpty())
+	g.Expect(dashboardAllowed(f.Store)).To(BeTrue())
+}
+
+// TestReloadsWaitUntilFilesAreQuiet: a file written in two steps within the quiet
+// period is loaded once, whole; its first half is never in force.
+func TestReloadsWaitUntilFilesAreQuiet(t *testing.T) {
+	g := NewWithT(t)
+	dir := t.TempDir()
+	write := func(name, data string) {
+		g.Expect(os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600)).To(Succeed())
+	}
+	write("policy.yaml", group+"---\n"+templateYAML("[Dashboard]"))
+	var log syncBuffer
+	f, removed := newFiles(dir, &log)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = f.Run(ctx, 20*time.Millisecond, time.Second) }()
+	g.Eventually(f.Store.Ready).Should(BeTrue())
+
+	write("policy.yaml", group) // the first half of a rewrite
+	time.Sleep(100 * time.Millisecond)
+	write("policy.yaml", group+"---\n"+templateYAML("[Reports]"))
+	g.Eventually(func() bool { return dashboardAllowed(f.Store) }, 5*time.Second).Should(BeTrue())
+	g.Expect(strings.Count(log.String(), "Reloaded policies")).To(Equal(1))
+	g.Expect(testutil.ToFloat64(removed.WithLabelValues("acme", "PermissionTemplate"))).To(BeZero(), "the half-written file was never loaded")
 }
