@@ -143,10 +143,15 @@ func check(q service.CheckRequest) service.CheckResponse {
 	return d
 }
 
-func get(path string) (int, []byte) {
+func get(path string) (int, []byte) { return getAs(bearer, path) }
+
+// getAs is get with another token ("" sends none).
+func getAs(token, path string) (int, []byte) {
 	req, err := http.NewRequest(http.MethodGet, apiURL+path, nil)
 	Expect(err).NotTo(HaveOccurred())
-	req.Header.Set("Authorization", "Bearer "+bearer)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	Expect(err).NotTo(HaveOccurred())
 	defer resp.Body.Close()
