@@ -94,7 +94,7 @@ read -r o_rps o_p50 o_p99 o_rate o_h1 o_d1 o_h2 o_d2 < <(measure opa 18282 /v1/d
 read -r c_rps c_p50 c_p99 c_rate c_h1 c_d1 c_h2 c_d2 < <(measure crmauthz 18181 /v1/check out/requests.jsonl \
   "$BIN/crmauthz" serve --policies out/objects --namespace acme --addr 127.0.0.1:18181 --decision-log=false)
 echo "== the machine's floor: a server that reads the body and answers a fixed decision"
-read -r _ _ _ f_rate f_h1 f_d1 f_h2 f_d2 < <(measure floor 18383 /v1/check out/requests.jsonl "$BIN/floor" -addr 127.0.0.1:18383)
+read -r f_rps _ _ f_rate f_h1 f_d1 f_h2 f_d2 < <(measure floor 18383 /v1/check out/requests.jsonl "$BIN/floor" -addr 127.0.0.1:18383)
 serve floor http://127.0.0.1:18383/readyz "$BIN/floor" -addr 127.0.0.1:18383
 read -r g_h1 g_d1 g_h2 g_d2 < <(half floor http://127.0.0.1:18383/v1/check out/requests.jsonl "$c_rate")
 kill $pid; wait $pid 2>/dev/null || true
@@ -103,7 +103,8 @@ echo "== in-process (go test -bench, 1,000 requests in turn)"
 ip=$(go test -run '^$' -bench . -benchtime 2s -count 3 . | grep '^Benchmark')
 echo "$ip"
 med() { grep "^Benchmark$1-" <<<"$ip" | awk '{print $3}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-e_ns=$(med CrmauthzEngine); s_ns=$(med CrmauthzService); opa_ns=$(med OPAEval)
+e_ns=$(med CrmauthzEngine); s_ns=$(med CrmauthzService); j_ns=$(med CrmauthzServiceJSON); opa_ns=$(med OPAEval)
+s_allocs=$(grep "^BenchmarkCrmauthzService-" <<<"$ip" | awk '{print $7}' | sort -n | tail -1)
 
 echo "== propagation: $WRITES writes through a real API server (envtest)"
 prop=$(cd "$ROOT" && make -s envtest >/dev/null && CRMAUTHZ_PROPAGATION_WRITES=$WRITES KUBEBUILDER_ASSETS=$ROOT/bin/k8s \
@@ -113,6 +114,7 @@ verdict() { if awk "BEGIN {exit !($1)}"; then echo "met"; else echo "MISSED"; fi
 echo
 printf '%-42s %-14s %-16s %s\n' "" "OPA $OPA_VERSION" "crmauthz" "ratio / target"
 printf '%-42s %-14s %-16s %.1fx  (>= 3x: %s)\n' "HTTP throughput (req/s)" "$o_rps" "$c_rps" "$(awk "BEGIN{print $c_rps/$o_rps}")" "$(verdict "$c_rps >= 3*$o_rps")"
+printf '%-42s %-14s %-16s %.0f%%  (>= 70%%: %s)\n' "  vs the floor server's throughput" "floor: $f_rps" "$c_rps" "$(awk "BEGIN{print 100*$c_rps/$f_rps}")" "$(verdict "$c_rps >= 0.7*$f_rps")"
 printf '%-42s %-14s %-16s\n' "HTTP p50 at peak (us)" "$o_p50" "$c_p50"
 printf '%-42s %-14s %-16s\n' "HTTP p99 at peak (us)" "$o_p99" "$c_p99"
 # p99row LABEL OPA CRMAUTHZ FLOOR_OWN FLOOR_AT_OURS: one p99 line against the 1 ms target.
@@ -124,5 +126,6 @@ p99row "  same, 8 conns, timed from due (us)" "$o_d2" "$c_d2" "$f_d2" "$g_d2"
 echo "  half of peak: OPA $o_rate req/s, crmauthz $c_rate req/s. floor: a server that only reads the body and"
 echo "  answers a fixed decision, at half of its own peak ($f_rate req/s) / at crmauthz's rate: this machine's own tail."
 printf '%-42s %-14s %-16s %.0fx  (>= 20x: %s)\n' "in-process check (ns/op), engine" "$opa_ns" "$e_ns" "$(awk "BEGIN{print $opa_ns/$e_ns}")" "$(verdict "$opa_ns >= 20*$e_ns")"
-printf '%-42s %-14s %-16s %.0fx\n' "in-process check (ns/op), service layer" "$opa_ns" "$s_ns" "$(awk "BEGIN{print $opa_ns/$s_ns}")"
+printf '%-42s %-14s %-16s %.0fx  (<= 400 ns, <= 1 alloc: %s)\n' "in-process check (ns/op), service layer" "$opa_ns" "$s_ns ($s_allocs allocs)" "$(awk "BEGIN{print $opa_ns/$s_ns}")" "$(verdict "$s_ns <= 400 && $s_allocs <= 1")"
+printf '%-42s %-14s %-16s %.0fx\n' "  same, from the JSON body (strict decode)" "$opa_ns" "$j_ns" "$(awk "BEGIN{print $opa_ns/$j_ns}")"
 echo "propagation (write -> enforced): $prop  (goal: median <= 100ms, p99 <= 500ms)"
