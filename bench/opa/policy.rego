@@ -1,7 +1,7 @@
-# The crmauthz check (SPEC §3.1, steps 1-2 and 4-11; the benchmark requests carry no IP)
-# written as a platform team would write it for OPA: the same semantics, over the same
-# policy objects (data.crm, written by bench/cmd/gen from the generated tenant), with
-# group ancestors precomputed in data as OPA users do for hierarchies.
+# The crmauthz check (every step of its evaluation order, IP rules included) written as
+# a platform team would write it for OPA: the same semantics, over the same policy
+# objects (data.crm, written by bench/cmd/gen from the generated tenant), with group
+# ancestors precomputed in data as OPA users do for hierarchies.
 package crm
 
 import rego.v1
@@ -142,9 +142,68 @@ denied_fields := [f | some f in object.get(input, "fields", []); field_denied(f)
 
 else := []
 
+# IP rules: the allowlists that name the channel (API for API, Login for UI and
+# Mobile) and the role (or every role); an anonymous-proxy list refuses its addresses.
+channel := object.get(input, ["context", "channel"], "UI")
+
+ip_channel := "API" if channel == "API"
+
+else := "Login"
+
+ip := object.get(input, ["context", "ip"], "")
+
+applies(al) if {
+	ip_channel in al.channels
+	count(al.roles) == 0
+}
+
+applies(al) if {
+	ip_channel in al.channels
+	role in al.roles
+}
+
+ip_checked if ip_checked_by_allowlist
+
+ip_checked if {
+	some al in data.crm.allowlists
+	al.block
+	ip_channel in al.channels
+}
+
+anonymous_proxy if {
+	some al in data.crm.allowlists
+	al.block
+	ip_channel in al.channels
+	some c in al.proxies
+	net.cidr_contains(c, ip)
+}
+
+ip_checked_by_allowlist if {
+	some al in data.crm.allowlists
+	applies(al)
+}
+
+ip_in_allowlist if {
+	some al in data.crm.allowlists
+	applies(al)
+	some c in al.cidrs
+	net.cidr_contains(c, ip)
+}
+
 reason := "FeatureRestricted" if {
-	object.get(input, ["context", "channel"], "UI") == "API"
+	channel == "API"
 	"API" in features
+} else := "IPNotAllowed" if {
+	ip == ""
+	channel == "API"
+	ip_checked
+} else := "AnonymousProxy" if {
+	ip != ""
+	anonymous_proxy
+} else := "IPNotAllowed" if {
+	ip != ""
+	ip_checked_by_allowlist
+	not ip_in_allowlist
 } else := "FeatureRestricted" if {
 	action == "access"
 	input.resource.feature in features

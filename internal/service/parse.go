@@ -45,6 +45,15 @@ func parseList(field string, vs []string) error {
 	return nil
 }
 
+// longest is the length of the longest string in vs.
+func longest(vs []string) int {
+	n := 0
+	for _, v := range vs {
+		n = max(n, len(v))
+	}
+	return n
+}
+
 func parseSubject(prefix string, s Subject) (string, policy.Role, error) {
 	if err := parseName(prefix+"subject.user", s.User, true); err != nil {
 		return "", 0, err
@@ -150,19 +159,20 @@ func parseItem(prefix string, it *BatchItem, r *engine.Request) error {
 			return invalid(prefix+"resource.feature", "only used with action access")
 		}
 	}
-	for _, f := range []struct {
+	// Field paths are built only for an error: this runs on every check.
+	for _, f := range [...]struct {
 		name, v string
 	}{{"resource.id", res.ID}, {"resource.owner", res.Owner}, {"resource.type", res.Type}} {
-		if err := parseName(prefix+f.name, f.v, false); err != nil {
-			return err
+		if len(f.v) > MaxNameLength {
+			return invalid(prefix+f.name, "longer than %d characters", MaxNameLength)
 		}
 	}
-	for _, l := range []struct {
+	for _, l := range [...]struct {
 		name string
 		v    []string
 	}{{"resource.sharedWith", res.SharedWith}, {"fields", it.Fields}, {"emptyFields", it.EmptyFields}} {
-		if err := parseList(prefix+l.name, l.v); err != nil {
-			return err
+		if len(l.v) > MaxListItems || longest(l.v) > MaxNameLength {
+			return parseList(prefix+l.name, l.v)
 		}
 	}
 	if it.Bulk && a != policy.ActionCreate && a != policy.ActionEdit && a != policy.ActionDelete {

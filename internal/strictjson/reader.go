@@ -149,7 +149,7 @@ func (r *Reader) peek() byte {
 // Document reads the top-level value with read (which must read an object) and then
 // requires the end of the input.
 func (r *Reader) Document(read func()) {
-	if r.peek() == 0 {
+	if r.atEnd() {
 		r.err = &Error{Message: "empty body: expected a JSON object"}
 		return
 	}
@@ -158,9 +158,15 @@ func (r *Reader) Document(read func()) {
 		return
 	}
 	read()
-	if r.err == nil && r.peek() != 0 {
+	if r.err == nil && !r.atEnd() {
 		r.syntax("unexpected data after the JSON object")
 	}
+}
+
+// atEnd says whether only white space is left. (peek's 0 is also a NUL byte.)
+func (r *Reader) atEnd() bool {
+	r.skipSpace()
+	return r.pos >= len(r.buf)
 }
 
 // kind names the JSON type of the next value, for "expected X, got Y" messages.
@@ -178,7 +184,7 @@ func (r *Reader) kind() string {
 		return "null"
 	case c == '-' || (c >= '0' && c <= '9'):
 		return "a number"
-	case c == 0:
+	case r.pos >= len(r.buf):
 		return "the end of the body"
 	}
 	return "an invalid character " + strconv.QuoteRune(rune(r.data[r.pos]))
@@ -188,7 +194,7 @@ func (r *Reader) wrongType(want string) {
 	if r.err != nil {
 		return
 	}
-	if r.peek() == 0 {
+	if r.atEnd() {
 		r.syntax("")
 		return
 	}
@@ -379,7 +385,7 @@ func (r *Reader) Skip() {
 	case c == '-' || (c >= '0' && c <= '9'):
 		r.number()
 	case c == 0:
-		r.syntax("")
+		r.syntax("invalid character '\\x00'")
 	default:
 		r.syntax("invalid character " + strconv.QuoteRune(rune(c)))
 	}

@@ -46,8 +46,9 @@ func scanPlain(b []byte, i int) int {
 func scanSafe(b []byte, i int) int {
 	for ; i+8 <= len(b); i += 8 {
 		w := binary.LittleEndian.Uint64(b[i:])
-		m := hasLess(w, 0x20) | hasByte(w, '"') | hasByte(w, '\\') | w&msb |
-			hasByte(w, '<') | hasByte(w, '>') | hasByte(w, '&')
+		// '"' (0x22) and '&' (0x26) differ only in bit 2, '<' (0x3c) and '>' (0x3e) in
+		// bit 1: setting that bit tests both with one comparison.
+		m := hasLess(w, 0x20) | hasByte(w|lsb*0x04, '&') | hasByte(w|lsb*0x02, '>') | hasByte(w, '\\') | w&msb
 		if m != 0 {
 			return i + bits.TrailingZeros64(m)/8
 		}

@@ -83,6 +83,9 @@ func Requests(t *Tenant, n int, seed uint64) []service.CheckRequest {
 		if r.IntN(10) == 0 {
 			q.Context.Channel = "API"
 		}
+		// The CRM sends the client's address: mostly an office's, sometimes another, a
+		// Tor exit, or none (a UI request then skips the IP rules; an API call fails).
+		q.Context.IP = []string{"203.0.113.7", "203.0.113.7", "198.51.100.23", "192.0.2.44", "203.0.113.66", ""}[r.IntN(6)]
 		out = append(out, q)
 	}
 	return out

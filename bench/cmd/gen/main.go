@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"sigs.k8s.io/yaml"
 
@@ -142,7 +143,42 @@ func opaData(t *tenantgen.Tenant) map[string]any {
 			get(u).Groups = append(get(u).Groups, g)
 		}
 	}
-	return map[string]any{"crm": map[string]any{"templates": templates, "claims": claims, "users": users, "groups": groups}}
+	return map[string]any{"crm": map[string]any{"templates": templates, "claims": claims, "users": users, "groups": groups,
+		"allowlists": allowlists(t)}}
+}
+
+// allowlists writes the IP allowlists with the schema's defaults applied (both
+// channels, every role) and each anonymous-proxy list read from its ConfigMap, entries
+// as CIDRs.
+func allowlists(t *tenantgen.Tenant) []map[string]any {
+	out := []map[string]any{}
+	for _, al := range t.Input.Allowlists {
+		channels := []string{"Login", "API"}
+		if len(al.Spec.Channels) > 0 {
+			channels = nil
+			for _, c := range al.Spec.Channels {
+				channels = append(channels, string(c))
+			}
+		}
+		roles, cidrs, proxies := []string{}, []string{}, []string{}
+		for _, r := range al.Spec.Roles {
+			roles = append(roles, string(r))
+		}
+		for _, c := range al.Spec.CIDRs {
+			cidrs = append(cidrs, string(c))
+		}
+		if ref := al.Spec.AnonymousProxyList; ref != nil {
+			for _, line := range strings.Fields(t.Input.ConfigMaps[ref.ConfigMapRef.Name][ref.ConfigMapRef.Key]) {
+				if !strings.Contains(line, "/") {
+					line += map[bool]string{true: "/128", false: "/32"}[strings.Contains(line, ":")]
+				}
+				proxies = append(proxies, line)
+			}
+		}
+		out = append(out, map[string]any{"channels": channels, "roles": roles, "cidrs": cidrs,
+			"block": al.Spec.BlockAnonymousProxies && al.Spec.AnonymousProxyList != nil, "proxies": proxies})
+	}
+	return out
 }
 
 func writeJSON(path string, v any) error {
