@@ -57,7 +57,8 @@ test: manifests generate fmt vet envtest ## Build the control plane if missing, 
 FUZZ_TARGETS ?= ./internal/policy:FuzzCompile ./internal/service:FuzzCheck ./internal/service:FuzzChecks \
 	./internal/service:FuzzFilter ./internal/service:FuzzVisible ./internal/service:FuzzLogin \
 	./internal/service:FuzzSession ./internal/service:FuzzPassword \
-	./internal/service:FuzzDecodeAgreesWithEncodingJSON ./internal/server:FuzzHandler
+	./internal/service:FuzzDecodeAgreesWithEncodingJSON ./internal/server:FuzzHandler \
+	./internal/strictjson:FuzzReader ./internal/strictjson:FuzzAppendString
 FUZZTIME ?= 30s
 
 .PHONY: fuzz
