@@ -37,17 +37,21 @@ const (
 //
 // A flood of forged tokens must neither hammer the API server nor push real callers
 // out: tokens the API server refused are remembered for NegativeTTL in a cache of
-// their own (so they never evict an accepted caller), reviews are rate limited
-// (ReviewsPerSecond; past it, a token not seen before gets 503 and a known one its
-// cached answer), and the caches evict the least recently used entry, one at a time.
+// their own (so they never evict an accepted caller); TokenReviews of tokens not seen
+// before are rate limited (ReviewsPerSecond; past it they get 503), apart from the
+// reviews that refresh known callers and their SubjectAccessReviews (RefreshesPerSecond),
+// which forged tokens never reach; and the caches evict the least recently used entry,
+// one at a time. Only when the API server is unreachable, or real callers outrun
+// RefreshesPerSecond, is an answer used past ttl (up to maxStale).
 type Kube struct {
-	client   kubernetes.Interface
-	ttl      time.Duration
-	maxStale time.Duration
-	tokens   *lru.Cache[[32]byte, entry[authenticationv1.UserInfo]]
-	refused  *expirable.LRU[[32]byte, error]
-	access   *lru.Cache[string, entry[bool]]
-	reviews  *rate.Limiter
+	client    kubernetes.Interface
+	ttl       time.Duration
+	maxStale  time.Duration
+	tokens    *lru.Cache[[32]byte, entry[authenticationv1.UserInfo]]
+	refused   *expirable.LRU[[32]byte, error]
+	access    *lru.Cache[string, entry[bool]]
+	newTokens *rate.Limiter
+	refreshes *rate.Limiter
 }
 
 // Cache sizes and limits; NewKube uses them, tests may change a Kube's after.
@@ -58,9 +62,13 @@ const (
 	MaxRefusedTokens = 10000
 	// NegativeTTL is how long a refused token is answered 401 without asking again.
 	NegativeTTL = 10 * time.Second
-	// ReviewsPerSecond and ReviewBurst bound TokenReviews and SubjectAccessReviews.
+	// ReviewsPerSecond and ReviewBurst bound TokenReviews of tokens not seen before.
 	ReviewsPerSecond = 100
 	ReviewBurst      = 200
+	// RefreshesPerSecond and RefreshBurst bound the reviews of known callers: their
+	// expired TokenReviews and their SubjectAccessReviews.
+	RefreshesPerSecond = 500
+	RefreshBurst       = 1000
 )
 
 // NewKube returns the authoriser; ttl is how long answers are reused (e.g. 30s).
@@ -68,8 +76,9 @@ func NewKube(client kubernetes.Interface, ttl, maxStale time.Duration) *Kube {
 	tokens, _ := lru.New[[32]byte, entry[authenticationv1.UserInfo]](MaxCachedCallers)
 	access, _ := lru.New[string, entry[bool]](MaxCachedCallers)
 	return &Kube{client: client, ttl: ttl, maxStale: maxStale, tokens: tokens, access: access,
-		refused: expirable.NewLRU[[32]byte, error](MaxRefusedTokens, nil, NegativeTTL),
-		reviews: rate.NewLimiter(ReviewsPerSecond, ReviewBurst)}
+		refused:   expirable.NewLRU[[32]byte, error](MaxRefusedTokens, nil, NegativeTTL),
+		newTokens: rate.NewLimiter(ReviewsPerSecond, ReviewBurst),
+		refreshes: rate.NewLimiter(RefreshesPerSecond, RefreshBurst)}
 }
 
 var _ server.Authorizer = (*Kube)(nil)
@@ -149,7 +158,11 @@ func (k *Kube) identify(r *http.Request) (authenticationv1.UserInfo, error) {
 		}
 		return authenticationv1.UserInfo{}, fallback
 	}
-	if !k.reviews.Allow() {
+	limit := k.newTokens
+	if seen {
+		limit = k.refreshes
+	}
+	if !limit.Allow() {
 		return stale(errBusy)
 	}
 	tr, err := k.client.AuthenticationV1().TokenReviews().Create(r.Context(), &authenticationv1.TokenReview{Spec: authenticationv1.TokenReviewSpec{Token: tok}}, metav1.CreateOptions{})
@@ -187,7 +200,7 @@ func (k *Kube) allowed(ctx context.Context, u authenticationv1.UserInfo, ra *aut
 		}
 		return false, fallback
 	}
-	if !k.reviews.Allow() {
+	if !k.refreshes.Allow() { // only authenticated callers get here
 		return stale(errBusy)
 	}
 	extra := map[string]authorizationv1.ExtraValue{}

@@ -302,9 +302,12 @@ func checkChannel(s *policy.Snapshot, p *policy.Policy, role policy.Role, ch pol
 		return true
 	}
 	if x {
-		if ip.IsValid() {
+		switch {
+		case ip.IsValid():
 			d.step(stepIPRules, Pass, ip.String()+" is allowed on channel "+ipch.String())
-		} else {
+		case ch == policy.ChannelAPI:
+			d.step(stepIPRules, Skip, "no context.ip given, and no IP allowlist or anonymous-proxy rule covers channel API for role "+role.String())
+		default:
 			d.step(stepIPRules, Skip, "no context.ip given, and channel "+ch.String()+" is gated by /v1/login and /v1/session")
 		}
 	}

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -34,7 +33,7 @@ type decisionLog struct {
 	out        *bufio.Writer
 	logger     *slog.Logger
 	stop       chan struct{}
-	stopped    sync.WaitGroup
+	stopped    chan struct{}
 }
 
 type logEntry struct {
@@ -51,8 +50,7 @@ func newDecisionLog(w io.Writer, size int, dropped prometheus.Counter) *decision
 	}
 	out := bufio.NewWriterSize(w, 64<<10)
 	l := &decisionLog{ch: make(chan logEntry, size), dropped: dropped, out: out,
-		logger: slog.New(slog.NewJSONHandler(out, nil)), stop: make(chan struct{})}
-	l.stopped.Add(1)
+		logger: slog.New(slog.NewJSONHandler(out, nil)), stop: make(chan struct{}), stopped: make(chan struct{})}
 	go l.run()
 	return l
 }
@@ -70,7 +68,7 @@ func (l *decisionLog) add(caller string, rec *service.Record) {
 }
 
 func (l *decisionLog) run() {
-	defer l.stopped.Done()
+	defer close(l.stopped)
 	for {
 		select {
 		case <-l.stop:
@@ -131,10 +129,16 @@ func (l *decisionLog) sync(timeout time.Duration) bool {
 	}
 }
 
+// close writes out what is buffered and stops the writer, giving up after timeout: a
+// sink that does not take its lines must not hold up a shutdown.
 func (l *decisionLog) close(timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
 	l.sync(timeout)
 	close(l.stop)
-	l.stopped.Wait()
+	select {
+	case <-l.stopped:
+	case <-time.After(time.Until(deadline)):
+	}
 }
 
 // refusalLog logs callers refused with 401, 403 or 503 (who, which tenant, why), at

@@ -72,6 +72,10 @@ func TestAStalledDecisionLogNeverStopsDecisions(t *testing.T) {
 	// 800 decisions: a few lines taken by the stuck writer, 64 in the buffer, the
 	// rest dropped and counted.
 	g.Expect(counter(reg, "crmauthz_decision_log_dropped_total", nil)).To(BeNumerically(">=", 600))
+	// Nor does it hold up a shutdown.
+	start := time.Now()
+	s.Close(200 * time.Millisecond)
+	g.Expect(time.Since(start)).To(BeNumerically("<", 2*time.Second))
 }
 
 // counter is the value of the counter name whose labels include want (0 if none).

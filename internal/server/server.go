@@ -321,8 +321,10 @@ func (s *Server) readBody(r *http.Request, buf []byte) ([]byte, error) {
 	if r.ContentLength > max {
 		return buf, errBodyTooLarge
 	}
-	if r.ContentLength > 0 && int64(cap(buf)) < r.ContentLength {
-		buf = make([]byte, 0, r.ContentLength)
+	// Room for the announced length, up to maxPooled: a client that announces a
+	// megabyte and sends it slowly must not get a megabyte per connection up front.
+	if want := min(r.ContentLength, maxPooled); want > 0 && int64(cap(buf)) < want {
+		buf = make([]byte, 0, want)
 	}
 	for {
 		if len(buf) == cap(buf) {

@@ -23,39 +23,33 @@ var (
 	channelList = "UI, API, Mobile"
 )
 
-func parseName(field, v string, required bool) error {
+// parseName checks an id or name; the field's path is prefix+name, built only for an
+// error (this runs several times for every check).
+func parseName(prefix, name, v string, required bool) error {
 	if v == "" && required {
-		return invalid(field, "required")
+		return invalid(prefix+name, "required")
 	}
 	if len(v) > MaxNameLength {
-		return invalid(field, "longer than %d characters", MaxNameLength)
+		return invalid(prefix+name, "longer than %d characters", MaxNameLength)
 	}
 	return nil
 }
 
-func parseList(field string, vs []string) error {
+// parseList checks a list of ids or names, as parseName does.
+func parseList(prefix, name string, vs []string) error {
 	if len(vs) > MaxListItems {
-		return invalid(field, "more than %d items", MaxListItems)
+		return invalid(prefix+name, "more than %d items", MaxListItems)
 	}
 	for i, v := range vs {
 		if len(v) > MaxNameLength {
-			return invalid(field+"["+itoa(i)+"]", "longer than %d characters", MaxNameLength)
+			return invalid(prefix+name+"["+itoa(i)+"]", "longer than %d characters", MaxNameLength)
 		}
 	}
 	return nil
 }
 
-// longest is the length of the longest string in vs.
-func longest(vs []string) int {
-	n := 0
-	for _, v := range vs {
-		n = max(n, len(v))
-	}
-	return n
-}
-
 func parseSubject(prefix string, s Subject) (string, policy.Role, error) {
-	if err := parseName(prefix+"subject.user", s.User, true); err != nil {
+	if err := parseName(prefix, "subject.user", s.User, true); err != nil {
 		return "", 0, err
 	}
 	if s.Role == "" {
@@ -112,7 +106,7 @@ func parseTime(field, s string, required bool, now time.Time) (time.Time, error)
 	return t, nil
 }
 
-func parseTenant(t string) error { return parseName("tenant", t, true) }
+func parseTenant(t string) error { return parseName("", "tenant", t, true) }
 
 // parseHead checks what every decision request starts with: the tenant and the subject.
 func parseHead(tenant string, s Subject) (string, policy.Role, error) {
@@ -159,20 +153,19 @@ func parseItem(prefix string, it *BatchItem, r *engine.Request) error {
 			return invalid(prefix+"resource.feature", "only used with action access")
 		}
 	}
-	// Field paths are built only for an error: this runs on every check.
 	for _, f := range [...]struct {
 		name, v string
 	}{{"resource.id", res.ID}, {"resource.owner", res.Owner}, {"resource.type", res.Type}} {
-		if len(f.v) > MaxNameLength {
-			return invalid(prefix+f.name, "longer than %d characters", MaxNameLength)
+		if err := parseName(prefix, f.name, f.v, false); err != nil {
+			return err
 		}
 	}
 	for _, l := range [...]struct {
 		name string
 		v    []string
 	}{{"resource.sharedWith", res.SharedWith}, {"fields", it.Fields}, {"emptyFields", it.EmptyFields}} {
-		if len(l.v) > MaxListItems || longest(l.v) > MaxNameLength {
-			return parseList(prefix+l.name, l.v)
+		if err := parseList(prefix, l.name, l.v); err != nil {
+			return err
 		}
 	}
 	if it.Bulk && a != policy.ActionCreate && a != policy.ActionEdit && a != policy.ActionDelete {

@@ -228,7 +228,7 @@ func (r *Reader) Object(member func(key string)) {
 		return
 	}
 	if len(r.path) >= maxDepth {
-		r.syntax("nested more than 64 levels deep")
+		r.syntax("nested more than " + strconv.Itoa(maxDepth) + " levels deep")
 		return
 	}
 	r.pos++
@@ -244,6 +244,7 @@ func (r *Reader) Object(member func(key string)) {
 		}
 		key, ok := r.str()
 		if !ok {
+			r.err.Message = "in a key: " + r.err.Message
 			return
 		}
 		for _, k := range r.keys[start:] {
@@ -289,7 +290,7 @@ func (r *Reader) Array(item func(i int)) {
 		return
 	}
 	if len(r.path) >= maxDepth {
-		r.syntax("nested more than 64 levels deep")
+		r.syntax("nested more than " + strconv.Itoa(maxDepth) + " levels deep")
 		return
 	}
 	r.pos++

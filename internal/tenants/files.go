@@ -134,17 +134,25 @@ func (f *Files) apply(ctx context.Context, files []string, contents map[string][
 	}
 	problems = append(problems, warnings...)
 
-	f.reportRemoved(decoded)
 	inputs := loader.Tenants(objs, f.DefaultNamespace)
 	for ns := range refused {
 		if _, ok := inputs[ns]; !ok {
 			inputs[ns] = &policy.Input{Tenant: ns, ConfigMaps: map[string]map[string]string{}}
 		}
 	}
+	sources := map[objectKey]string{}
+	for _, o := range decoded {
+		sources[objectKey{namespace(o, f.DefaultNamespace), o.Kind(), o.Typed.GetName()}] = o.Source
+	}
+	inForce := map[objectKey]string{}
 	for ns, in := range inputs {
 		t := f.Builder.Build(*in, refused[ns]...)
 		f.Store.Put(ns, t)
 		for _, st := range t.Report.Objects {
+			if st.InForce {
+				k := objectKey{ns, st.Kind, st.Name}
+				inForce[k] = sources[k]
+			}
 			if st.InForce && !st.Ready {
 				problems = append(problems, fmt.Sprintf("%s %s/%s: %s", st.Kind, ns, st.Name, st.Message))
 			} else if !st.InForce && !refusedHas(refused[ns], st.Kind, st.Name) {
@@ -158,6 +166,7 @@ func (f *Files) apply(ctx context.Context, files []string, contents map[string][
 			f.Builder.Forget(ns)
 		}
 	}
+	f.reportRemoved(inForce)
 	sort.Strings(problems)
 	return true, problems, nil
 }
@@ -212,28 +221,21 @@ func admit(objs []loader.Object, def string) ([]loader.Object, map[string][]poli
 	return out, refused, warnings
 }
 
-// reportRemoved logs at WARN, and counts, every policy object of the last load that
-// this one no longer has: a file cut short must not shed objects unnoticed.
-func (f *Files) reportRemoved(decoded []loader.Object) {
-	now := map[objectKey]string{}
-	for _, o := range decoded {
-		if o.Raw.GroupVersionKind().Group != v1alpha1.GroupVersion.Group {
-			continue // ConfigMaps
-		}
-		now[objectKey{namespace(o, f.DefaultNamespace), o.Kind(), o.Typed.GetName()}] = o.Source
-	}
+// reportRemoved logs at WARN, and counts, every policy object the last load had in
+// force that this one has not: a file cut short must not shed objects unnoticed.
+func (f *Files) reportRemoved(inForce map[objectKey]string) {
 	for k, source := range f.inForce {
-		if _, ok := now[k]; ok {
+		if _, ok := inForce[k]; ok {
 			continue
 		}
 		if f.Log != nil {
-			f.Log.Warn("Removed a policy object: it is no longer in the policy files", "tenant", k.tenant, "kind", k.kind, "name", k.name, "lastSource", source)
+			f.Log.Warn("Removed a policy object: it is no longer in force", "tenant", k.tenant, "kind", k.kind, "name", k.name, "lastSource", source)
 		}
 		if f.Removed != nil {
 			f.Removed.WithLabelValues(k.tenant, k.kind).Inc()
 		}
 	}
-	f.inForce = now
+	f.inForce = inForce
 }
 
 func refusedHas(list []policy.ObjectStatus, kind, name string) bool {
