@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"net/netip"
 	"strings"
 	"time"
@@ -153,20 +154,15 @@ func parseItem(prefix string, it *BatchItem, r *engine.Request) error {
 			return invalid(prefix+"resource.feature", "only used with action access")
 		}
 	}
-	for _, f := range [...]struct {
-		name, v string
-	}{{"resource.id", res.ID}, {"resource.owner", res.Owner}, {"resource.type", res.Type}} {
-		if err := parseName(prefix, f.name, f.v, false); err != nil {
-			return err
-		}
-	}
-	for _, l := range [...]struct {
-		name string
-		v    []string
-	}{{"resource.sharedWith", res.SharedWith}, {"fields", it.Fields}, {"emptyFields", it.EmptyFields}} {
-		if err := parseList(prefix, l.name, l.v); err != nil {
-			return err
-		}
+	if err := cmp.Or(
+		parseName(prefix, "resource.id", res.ID, false),
+		parseName(prefix, "resource.owner", res.Owner, false),
+		parseName(prefix, "resource.type", res.Type, false),
+		parseList(prefix, "resource.sharedWith", res.SharedWith),
+		parseList(prefix, "fields", it.Fields),
+		parseList(prefix, "emptyFields", it.EmptyFields),
+	); err != nil {
+		return err
 	}
 	if it.Bulk && a != policy.ActionCreate && a != policy.ActionEdit && a != policy.ActionDelete {
 		return invalid(prefix+"bulk", "only create, edit and delete can be bulk operations")

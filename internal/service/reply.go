@@ -55,8 +55,8 @@ type Record struct {
 	Extra []slog.Attr
 }
 
-// DecisionID identifies a decision: a random per-process prefix and a counter,
-// unique across replicas. It is kept as a number and rendered when written.
+// DecisionID identifies a decision: a random per-process prefix and a counter (in
+// hex), unique across replicas. It is kept as a number and rendered when written.
 type DecisionID struct {
 	prefix string
 	n      uint64
@@ -65,7 +65,7 @@ type DecisionID struct {
 // AppendTo appends the id's text.
 func (id DecisionID) AppendTo(b []byte) []byte {
 	b = append(append(b, id.prefix...), '-')
-	return strconv.AppendUint(b, id.n, 36)
+	return strconv.AppendUint(b, id.n, 16)
 }
 
 func (id DecisionID) String() string { return string(id.AppendTo(nil)) }
@@ -112,7 +112,7 @@ func (p *Reply) appendCheck(snap *policy.Snapshot, r *engine.Request, d *engine.
 	b = append(b, `},"revision":`...)
 	b = strictjson.AppendString(b, revisionOf(snap))
 	b = append(b, `,"decisionId":"`...)
-	b = append(id.AppendTo(b), '"') // hex and base-36 digits: nothing to escape
+	b = append(id.AppendTo(b), '"') // hex digits: nothing to escape
 	if len(d.Trace) > 0 {
 		trace, _ := json.Marshal(d.Trace) // explain only
 		b = append(append(b, `,"trace":`...), trace...)
