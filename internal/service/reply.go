@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"log/slog"
-	"strconv"
 	"sync/atomic"
 
 	"github.com/crmauthz/crmauthz/internal/engine"
@@ -65,7 +64,16 @@ type DecisionID struct {
 // AppendTo appends the id's text.
 func (id DecisionID) AppendTo(b []byte) []byte {
 	b = append(append(b, id.prefix...), '-')
-	return strconv.AppendUint(b, id.n, 16)
+	var digits [16]byte
+	i := len(digits)
+	for n := id.n; ; n >>= 4 {
+		i--
+		digits[i] = "0123456789abcdef"[n&0xF]
+		if n < 16 {
+			break
+		}
+	}
+	return append(b, digits[i:]...)
 }
 
 func (id DecisionID) String() string { return string(id.AppendTo(nil)) }
@@ -98,9 +106,17 @@ func (p *Reply) appendCheck(snap *policy.Snapshot, r *engine.Request, d *engine.
 	b = strictjson.AppendBool(b, d.Allowed)
 	b = append(b, `,"reason":`...)
 	b = strictjson.AppendString(b, d.Reason)
-	p.msg = engine.AppendMessage(p.msg[:0], r, d)
-	b = append(b, `,"message":`...)
-	b = strictjson.AppendBytes(b, p.msg)
+	// The message is written in place; only when it holds something to escape (a
+	// quote or a control character in a user id, say) is it written again, escaped.
+	b = append(b, `,"message":"`...)
+	start := len(b)
+	b = engine.AppendMessage(b, r, d)
+	if strictjson.NeedsEscape(b[start:]) {
+		p.msg = append(p.msg[:0], b[start:]...)
+		b = strictjson.AppendBytes(b[:start-1], p.msg)
+	} else {
+		b = append(b, '"')
+	}
 	b = append(b, `,"template":`...)
 	b = strictjson.AppendString(b, d.Template)
 	b = append(b, `,"deniedFields":`...)

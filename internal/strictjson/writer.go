@@ -56,6 +56,9 @@ func AppendBytes(dst []byte, s []byte) []byte {
 	return append(dst, '"')
 }
 
+// NeedsEscape says whether AppendBytes would write s other than as it is (quoted).
+func NeedsEscape(s []byte) bool { return scanSafe(s, 0) < len(s) }
+
 // AppendStrings appends ss as a JSON array of strings ([] when empty).
 func AppendStrings(dst []byte, ss []string) []byte {
 	dst = append(dst, '[')
