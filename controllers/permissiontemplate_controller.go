@@ -1,8 +1,6 @@
 package controllers
 
 import (
-	"sigs.k8s.io/controller-runtime/pkg/event"
-
 	"github.com/crmauthz/crmauthz/api/v1alpha1"
 	"github.com/crmauthz/crmauthz/internal/policy"
 	"github.com/crmauthz/crmauthz/internal/tenants"
@@ -11,7 +9,7 @@ import (
 // newPermissionTemplateReconciler writes PermissionTemplate status: Ready, Conflict
 // (the users, groups and roles it loses to a template whose name sorts first) and the
 // features it restricts in effect.
-func newPermissionTemplateReconciler(store *tenants.Store, events chan event.GenericEvent) *statusReconciler[*v1alpha1.PermissionTemplate] {
+func newPermissionTemplateReconciler(store *tenants.Store, events nudges) *statusReconciler[*v1alpha1.PermissionTemplate] {
 	return &statusReconciler[*v1alpha1.PermissionTemplate]{
 		store: store, kind: policy.KindPermissionTemplate, events: events,
 		newObj: func() *v1alpha1.PermissionTemplate { return &v1alpha1.PermissionTemplate{} },

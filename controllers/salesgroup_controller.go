@@ -1,8 +1,6 @@
 package controllers
 
 import (
-	"sigs.k8s.io/controller-runtime/pkg/event"
-
 	"github.com/crmauthz/crmauthz/api/v1alpha1"
 	"github.com/crmauthz/crmauthz/internal/policy"
 	"github.com/crmauthz/crmauthz/internal/tenants"
@@ -10,7 +8,7 @@ import (
 
 // newSalesGroupReconciler writes SalesGroup status: Ready (False on a parent cycle),
 // member count and depth in the forest.
-func newSalesGroupReconciler(store *tenants.Store, events chan event.GenericEvent) *statusReconciler[*v1alpha1.SalesGroup] {
+func newSalesGroupReconciler(store *tenants.Store, events nudges) *statusReconciler[*v1alpha1.SalesGroup] {
 	return &statusReconciler[*v1alpha1.SalesGroup]{
 		store: store, kind: policy.KindSalesGroup, events: events,
 		newObj: func() *v1alpha1.SalesGroup { return &v1alpha1.SalesGroup{} },

@@ -2,7 +2,6 @@ package controllers
 
 import (
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	"github.com/crmauthz/crmauthz/internal/policy"
 	"github.com/crmauthz/crmauthz/internal/tenants"
@@ -17,9 +16,9 @@ type Leader interface {
 // (every replica), and the four status writers (which write only while leader). It
 // returns the writers' fan-out, to resync when this replica becomes leader.
 func Setup(mgr ctrl.Manager, store *tenants.Store, leader Leader) (*StatusWriters, error) {
-	chans := map[string]chan event.GenericEvent{}
+	chans := map[string]nudges{}
 	for _, k := range []string{policy.KindPermissionTemplate, policy.KindSalesGroup, policy.KindLoginPolicy, policy.KindIPAllowlist} {
-		chans[k] = make(chan event.GenericEvent, 1024)
+		chans[k] = make(nudges, 1024)
 	}
 	writers := &StatusWriters{leader: leader, store: store, channels: chans}
 	tenant := &TenantReconciler{Reader: mgr.GetClient(), Store: store, Builder: tenants.NewBuilder(), Compiled: writers.Notify}

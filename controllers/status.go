@@ -10,14 +10,19 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
@@ -43,9 +48,30 @@ type statusReconciler[T object] struct {
 	// apply sets the kind's own status fields from the compile status.
 	apply func(T, *policy.ObjectStatus)
 	// events receives a nudge for every object of a tenant just compiled.
-	events chan event.GenericEvent
+	events nudges
 	leader Leader
 }
+
+// nudge asks a status writer to look at one object, at a priority: objects of a tenant
+// compiled because something changed go ahead of the backlog of a first load.
+type nudge struct {
+	key      types.NamespacedName
+	priority int
+}
+
+// nudges carries nudges to one kind's status writer.
+type nudges = chan event.TypedGenericEvent[nudge]
+
+// Status writing priorities: a first load's backlog below everything, a change at the
+// default (as controller-runtime ranks initial lists and real events).
+const (
+	backlogPriority = handler.LowPriority
+	changePriority  = 0
+)
+
+// statusWriterConcurrency is how many status patches each kind's writer has in flight:
+// one at a time, a round trip each, cannot keep up with thousands of tenants.
+const statusWriterConcurrency = 4
 
 // notCompiledYet is how long to wait before looking again when the tenant has not yet
 // been compiled with the object's generation.
@@ -84,7 +110,7 @@ func (r *statusReconciler[T]) Reconcile(ctx context.Context, req reconcile.Reque
 		return reconcile.Result{}, err
 	}
 	ready := meta.FindStatusCondition(obj.CommonStatus().Conditions, v1alpha1.ConditionReady)
-	if readyBefore == nil || readyBefore.Status != ready.Status || readyBefore.Reason != ready.Reason || readyBefore.Message != ready.Message {
+	if eventWorthy(readyBefore, ready) {
 		kind := corev1.EventTypeNormal
 		if ready.Status != metav1.ConditionTrue {
 			kind = corev1.EventTypeWarning
@@ -95,15 +121,39 @@ func (r *statusReconciler[T]) Reconcile(ctx context.Context, req reconcile.Reque
 	return reconcile.Result{}, nil
 }
 
+// eventWorthy says whether a Ready change deserves an Event: a problem, or the end of
+// one. An object becoming Ready for the first time does not (a first load of a
+// thousand tenants would otherwise write a quarter of a million Events).
+func eventWorthy(before, after *metav1.Condition) bool {
+	if before == nil {
+		return after.Status != metav1.ConditionTrue
+	}
+	return before.Status != after.Status || before.Reason != after.Reason || before.Message != after.Message
+}
+
 func (r *statusReconciler[T]) setup(mgr ctrl.Manager, name string, leader Leader) error {
 	r.client, r.leader = mgr.GetClient(), leader
 	r.recorder = mgr.GetEventRecorderFor("crmauthz")
 	return ctrl.NewControllerManagedBy(mgr).
 		Named(name).
-		For(r.newObj()).
-		WatchesRawSource(source.Channel(r.events, &handler.EnqueueRequestForObject{})).
-		WithOptions(controller.Options{NeedLeaderElection: ptr.To(false)}).
+		// A spec change recompiles the tenant, which nudges; the watch brings new
+		// objects and resyncs. Our own status patches must not come back as work.
+		For(r.newObj(), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		WatchesRawSource(source.TypedChannel[nudge, reconcile.Request](r.events, nudgeHandler)).
+		WithOptions(controller.Options{NeedLeaderElection: ptr.To(false), MaxConcurrentReconciles: statusWriterConcurrency}).
 		Complete(r)
+}
+
+// nudgeHandler queues a nudge at its priority.
+var nudgeHandler = handler.TypedFuncs[nudge, reconcile.Request]{
+	GenericFunc: func(_ context.Context, e event.TypedGenericEvent[nudge], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+		req := reconcile.Request{NamespacedName: e.Object.key}
+		if pq, ok := q.(priorityqueue.PriorityQueue[reconcile.Request]); ok {
+			pq.AddWithOpts(priorityqueue.AddOpts{Priority: &e.Object.priority}, req)
+			return
+		}
+		q.Add(req)
+	},
 }
 
 // SetStatus writes the Ready (and, for templates, Conflict) conditions and
@@ -139,37 +189,43 @@ func truncate(s string, n int) string {
 type StatusWriters struct {
 	leader   Leader
 	store    *tenants.Store
-	channels map[string]chan event.GenericEvent
+	channels map[string]nudges
 }
 
-// Notify nudges the status writer of every object of a tenant just compiled. Off the
-// leader nobody writes status, so nothing is sent: on election, ResyncAll catches up.
-func (w *StatusWriters) Notify(ns string, t *tenants.Tenant) {
-	if w.leader.IsLeader() {
-		w.send(context.Background(), ns, t)
+// Notify nudges the status writer of every object of a tenant just compiled: a
+// tenant's first compile joins the backlog, a recompile (something changed) goes
+// ahead of it. Off the leader nobody writes status, so nothing is sent: on election,
+// ResyncAll catches up.
+func (w *StatusWriters) Notify(ns string, t *tenants.Tenant, first bool) {
+	if !w.leader.IsLeader() {
+		return
 	}
+	priority := changePriority
+	if first {
+		priority = backlogPriority
+	}
+	w.send(context.Background(), ns, t, priority)
 }
 
 // ResyncAll nudges the writer of every object of every tenant (on election).
 func (w *StatusWriters) ResyncAll(ctx context.Context) {
 	for _, ns := range w.store.Names() {
 		if t := w.store.Get(ns); t != nil {
-			w.send(ctx, ns, t)
+			w.send(ctx, ns, t, backlogPriority)
 		}
 	}
 }
 
-func (w *StatusWriters) send(ctx context.Context, ns string, t *tenants.Tenant) {
+func (w *StatusWriters) send(ctx context.Context, ns string, t *tenants.Tenant, priority int) {
 	for _, o := range t.Report.Objects {
 		ch := w.channels[o.Kind]
 		if ch == nil {
 			continue
 		}
-		obj := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: o.Name}}
 		// The channel feeds a work queue that deduplicates; a send blocks only while
 		// the queue's reader catches up.
 		select {
-		case ch <- event.GenericEvent{Object: obj}:
+		case ch <- event.TypedGenericEvent[nudge]{Object: nudge{key: types.NamespacedName{Namespace: ns, Name: o.Name}, priority: priority}}:
 		case <-ctx.Done():
 			return
 		}

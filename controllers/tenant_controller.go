@@ -4,19 +4,26 @@ package controllers
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
+	"sort"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/crmauthz/crmauthz/api/v1alpha1"
@@ -35,8 +42,14 @@ type TenantReconciler struct {
 	Reader  client.Reader
 	Store   *tenants.Store
 	Builder *tenants.Builder
-	// Compiled is told of each compiled tenant (the status writers listen).
-	Compiled func(namespace string, t *tenants.Tenant)
+	// Compiled is told of each compiled tenant (the status writers listen); first
+	// says it is the tenant's first compile in this process.
+	Compiled func(namespace string, t *tenants.Tenant, first bool)
+
+	// compiled remembers, per tenant, the fingerprint of the input last compiled: the
+	// events of a first load (one per object) and of anything that leaves the input as
+	// it was must not recompile a tenant (tens of milliseconds each).
+	compiled sync.Map // namespace → string
 }
 
 // +kubebuilder:rbac:groups=policy.crmauthz.io,resources=permissiontemplates;salesgroups;loginpolicies;ipallowlists,verbs=get;list;watch
@@ -55,15 +68,62 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 		}
 		r.Store.Put(ns, nil)
 		r.Builder.Forget(ns)
+		r.compiled.Delete(ns)
 		return reconcile.Result{}, nil
 	}
+	fp := fingerprint(in)
+	if last, ok := r.compiled.Load(ns); ok && last == fp && r.Store.Get(ns) != nil {
+		return reconcile.Result{}, nil
+	}
+	first := r.Store.Get(ns) == nil
 	t := r.Builder.Build(*in)
 	r.Store.Put(ns, t)
+	r.compiled.Store(ns, fp)
 	log.FromContext(ctx).V(1).Info("Compiled tenant", "tenant", ns, "revision", t.Snapshot.Revision, "objects", len(t.Snapshot.Objects))
 	if r.Compiled != nil {
-		r.Compiled(ns, t)
+		r.Compiled(ns, t, first)
 	}
 	return reconcile.Result{}, nil
+}
+
+// fingerprint identifies what a compile of in would read: every object's identity and
+// generation (spec changes bump it; status, label and annotation changes do not) and
+// every ConfigMap's content.
+func fingerprint(in *policy.Input) string {
+	h := sha256.New()
+	id := func(kind string, o client.Object) {
+		fmt.Fprintf(h, "%s/%s/%s/%d\x00", kind, o.GetName(), o.GetUID(), o.GetGeneration())
+	}
+	for i := range in.Templates {
+		id(policy.KindPermissionTemplate, &in.Templates[i])
+	}
+	for i := range in.Groups {
+		id(policy.KindSalesGroup, &in.Groups[i])
+	}
+	for i := range in.LoginPolicies {
+		id(policy.KindLoginPolicy, &in.LoginPolicies[i])
+	}
+	for i := range in.Allowlists {
+		id(policy.KindIPAllowlist, &in.Allowlists[i])
+	}
+	names := make([]string, 0, len(in.ConfigMaps))
+	for name := range in.ConfigMaps {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		data := in.ConfigMaps[name]
+		keys := make([]string, 0, len(data))
+		for k := range data {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		fmt.Fprintf(h, "cm/%s\x00", name)
+		for _, k := range keys {
+			fmt.Fprintf(h, "%s\x00%d\x00%s\x00", k, len(data[k]), data[k])
+		}
+	}
+	return string(h.Sum(nil))
 }
 
 func (r *TenantReconciler) input(ctx context.Context, ns string) (*policy.Input, error) {
@@ -79,7 +139,10 @@ func ReadTenant(ctx context.Context, reader client.Reader, ns string) (*policy.I
 	var lps v1alpha1.LoginPolicyList
 	var als v1alpha1.IPAllowlistList
 	for _, l := range []client.ObjectList{&pts, &sgs, &lps, &als} {
-		if err := reader.List(ctx, l, client.InNamespace(ns)); err != nil {
+		// The cache's own objects, not copies: compiling only reads them (a test holds
+		// policy.Compile to that), and a copy of every object of every tenant, kept by
+		// the builder's last-good versions, would double the manager's memory.
+		if err := reader.List(ctx, l, client.InNamespace(ns), client.UnsafeDisableDeepCopy); err != nil {
 			return nil, fmt.Errorf("listing %T in %s: %w", l, ns, err)
 		}
 	}
@@ -120,6 +183,14 @@ func (r *TenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	toTenant := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
 		return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: o.GetNamespace()}}}
 	})
+	// Status writes (every object's, by the leader) change neither generation nor
+	// anything compiled: only spec changes, creates and deletes recompile.
+	specChanged := builder.WithPredicates(predicate.GenerationChangedPredicate{})
+	dataChanged := builder.WithPredicates(predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		oldCM, okOld := e.ObjectOld.(*corev1.ConfigMap)
+		newCM, okNew := e.ObjectNew.(*corev1.ConfigMap)
+		return !okOld || !okNew || !equality.Semantic.DeepEqual(oldCM.Data, newCM.Data) || !equality.Semantic.DeepEqual(oldCM.BinaryData, newCM.BinaryData)
+	}})
 	configMapToTenant := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
 		var als v1alpha1.IPAllowlistList
 		if err := r.Reader.List(ctx, &als, client.InNamespace(o.GetNamespace()), client.MatchingFields{proxyListIndex: o.GetName()}); err != nil || len(als.Items) == 0 {
@@ -129,11 +200,11 @@ func (r *TenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	})
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("tenant").
-		Watches(&v1alpha1.PermissionTemplate{}, toTenant).
-		Watches(&v1alpha1.SalesGroup{}, toTenant).
-		Watches(&v1alpha1.LoginPolicy{}, toTenant).
-		Watches(&v1alpha1.IPAllowlist{}, toTenant).
-		Watches(&corev1.ConfigMap{}, configMapToTenant).
+		Watches(&v1alpha1.PermissionTemplate{}, toTenant, specChanged).
+		Watches(&v1alpha1.SalesGroup{}, toTenant, specChanged).
+		Watches(&v1alpha1.LoginPolicy{}, toTenant, specChanged).
+		Watches(&v1alpha1.IPAllowlist{}, toTenant, specChanged).
+		Watches(&corev1.ConfigMap{}, configMapToTenant, dataChanged).
 		WithOptions(controller.Options{NeedLeaderElection: ptr.To(false), MaxConcurrentReconciles: 2}).
 		Complete(r)
 }

@@ -17,11 +17,14 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/open-policy-agent/cert-controller/pkg/rotator"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
@@ -60,6 +63,8 @@ type Options struct {
 	TLSCertFile, TLSKeyFile, ClientCAFile string
 	// MaxInFlightPerCaller bounds each caller's concurrent requests (0: default).
 	MaxInFlightPerCaller int
+	// PprofAddr serves Go's profiles (net/http/pprof) when set; "" or "0": off.
+	PprofAddr string
 	// Webhooks serves admission for the four kinds.
 	Webhooks WebhookOptions
 }
@@ -92,6 +97,22 @@ func Scheme() *runtime.Scheme {
 	return s
 }
 
+// lean drops from every cached object what nothing here reads: managed fields and
+// kubectl's last-applied copy of the whole object. With thousands of tenants they are
+// most of the informer cache.
+func lean(obj any) (any, error) {
+	if o, ok := obj.(metav1.Object); ok {
+		o.SetManagedFields(nil)
+		if a := o.GetAnnotations(); a != nil {
+			if _, ok := a[corev1.LastAppliedConfigAnnotation]; ok {
+				delete(a, corev1.LastAppliedConfigAnnotation)
+				o.SetAnnotations(a)
+			}
+		}
+	}
+	return obj, nil
+}
+
 // metricsOptions serves controller-runtime's metrics, when asked for, over HTTPS with
 // the authentication and authorisation filter kubebuilder scaffolds: callers need
 // get on /metrics, as on the decision API's /metrics (the same registry: it names
@@ -117,6 +138,8 @@ func New(cfg *rest.Config, o Options) (*Operator, error) {
 		Scheme:                 Scheme(),
 		Metrics:                metricsOptions(o.MetricsAddr),
 		HealthProbeBindAddress: o.ProbeAddr,
+		PprofBindAddress:       o.PprofAddr,
+		Cache:                  cache.Options{DefaultTransform: lean},
 		WebhookServer: ctrlwebhook.NewServer(ctrlwebhook.Options{
 			Host: o.Webhooks.Host, Port: o.Webhooks.Port, CertDir: o.Webhooks.CertDir,
 		}),

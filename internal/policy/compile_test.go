@@ -1,12 +1,15 @@
 package policy_test
 
 import (
+	"maps"
+	"reflect"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/crmauthz/crmauthz/api/v1alpha1"
 	"github.com/crmauthz/crmauthz/internal/policy"
+	"github.com/crmauthz/crmauthz/internal/tenantgen"
 )
 
 // Two objects of one kind and name cannot exist in a namespace, but files can hold
@@ -26,4 +29,43 @@ func TestCompileKeepsTheFirstOfTwoObjectsWithOneName(t *testing.T) {
 	if one.Revision != two.Revision {
 		t.Errorf("revision %s differs from %s: the ignored copy was hashed", two.Revision, one.Revision)
 	}
+}
+
+// TestCompileDoesNotModifyItsInput: the manager compiles the informer cache's own
+// objects (no copies), so compiling must only read them — sorting a list in place, say,
+// would corrupt the cache.
+func TestCompileDoesNotModifyItsInput(t *testing.T) {
+	gen := tenantgen.Generate("acme", tenantgen.SpecSize, 3)
+	in := gen.Input
+	// Conflicts, a cycle and over-limit templates exercise the rarer paths too.
+	in.Groups[0].Spec.Parent = v1alpha1.GroupName(in.Groups[len(in.Groups)-1].Name)
+	in.Templates = append(in.Templates, in.Templates[0])
+	in.Templates[len(in.Templates)-1].Name = "zz-copy"
+	want := deepCopy(in)
+	policy.Compile(in)
+	if !reflect.DeepEqual(want, in) {
+		t.Fatal("Compile modified its input")
+	}
+}
+
+func deepCopy(in policy.Input) policy.Input {
+	out := in
+	out.Templates, out.Groups, out.LoginPolicies, out.Allowlists = nil, nil, nil, nil
+	for i := range in.Templates {
+		out.Templates = append(out.Templates, *in.Templates[i].DeepCopy())
+	}
+	for i := range in.Groups {
+		out.Groups = append(out.Groups, *in.Groups[i].DeepCopy())
+	}
+	for i := range in.LoginPolicies {
+		out.LoginPolicies = append(out.LoginPolicies, *in.LoginPolicies[i].DeepCopy())
+	}
+	for i := range in.Allowlists {
+		out.Allowlists = append(out.Allowlists, *in.Allowlists[i].DeepCopy())
+	}
+	out.ConfigMaps = map[string]map[string]string{}
+	for name, data := range in.ConfigMaps {
+		out.ConfigMaps[name] = maps.Clone(data)
+	}
+	return out
 }

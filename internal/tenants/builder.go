@@ -124,24 +124,26 @@ func index[T any, PT interface {
 	return -1
 }
 
-// find returns a copy of the input's object of kind called name, or nil.
+// find returns the input's object of kind called name, or nil. It is not copied:
+// compiling never modifies its input, and the manager's input is the informer cache's
+// own objects, which are replaced, never changed, when they change.
 func find(in *policy.Input, kind, name string) any {
 	switch kind {
 	case policy.KindPermissionTemplate:
 		if i := index(in.Templates, name); i >= 0 {
-			return in.Templates[i].DeepCopy()
+			return &in.Templates[i]
 		}
 	case policy.KindSalesGroup:
 		if i := index(in.Groups, name); i >= 0 {
-			return in.Groups[i].DeepCopy()
+			return &in.Groups[i]
 		}
 	case policy.KindLoginPolicy:
 		if i := index(in.LoginPolicies, name); i >= 0 {
-			return in.LoginPolicies[i].DeepCopy()
+			return &in.LoginPolicies[i]
 		}
 	case policy.KindIPAllowlist:
 		if i := index(in.Allowlists, name); i >= 0 {
-			return in.Allowlists[i].DeepCopy()
+			return &in.Allowlists[i]
 		}
 	}
 	return nil
