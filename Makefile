@@ -76,6 +76,16 @@ fuzz: ## Run every fuzz target for FUZZTIME each (new crashers land in testdata/
 bench: envtest ## crmauthz against OPA on this machine: HTTP, in-process and propagation (bench/run.sh).
 	bench/run.sh
 
+# `make bench-scale N=200`: tenants to load; TIMEOUT bounds the wait for every status;
+# MANAGER_FLAGS (environment) are added to the manager's command line.
+N ?= 20
+TIMEOUT ?= 20m
+
+.PHONY: bench-scale
+bench-scale: envtest ## The manager against a real API server holding N generated tenants (bench/cmd/scale).
+	cd bench && go build -o $(LOCALBIN)/bench-scale ./cmd/scale
+	cd bench && $(LOCALBIN)/bench-scale -root $(CURDIR) -n $(N) -timeout $(TIMEOUT) -out $(CURDIR)/bench/out
+
 .PHONY: bench-engine
 bench-engine: benchstat ## Engine benchmarks on SPEC §6's tenant, 10 runs, summarised (medians) by benchstat.
 	go test ./internal/engine/ -run '^$$' -bench . -benchmem -count 10 | tee $(LOCALBIN)/bench-engine.txt

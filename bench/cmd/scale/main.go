@@ -1,0 +1,225 @@
+// Command scale measures the real `crmauthz manager` against a real API server
+// (envtest) holding N generated tenants of SPEC §6's size (tenantgen.SpecSize): how
+// fast the tenants load, this API server's bare status-write rate, the manager's time
+// to ready and memory, how fast its statuses converge against that bare rate, a policy
+// change made while the status backlog is still long, and a restart. `make bench-scale
+// N=…` runs it; the report goes to stdout and to out/scale-N.txt.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/crmauthz/crmauthz/internal/tenantgen"
+)
+
+// config is what the flags set.
+type config struct {
+	root, out    string
+	n            int
+	seed         uint64
+	timeout      time.Duration
+	readyLimit   time.Duration
+	workers      int
+	bareWorkers  int
+	bareSample   int
+	qps          float32
+	burst        int
+	managerFlags []string
+}
+
+func parseFlags() (config, error) {
+	var c config
+	var qps float64
+	var managerFlags string
+	flag.StringVar(&c.root, "root", "..", "the repository root (go.mod, config/crd/bases, bin/k8s)")
+	flag.StringVar(&c.out, "out", "out", "directory of the report and the manager's logs")
+	flag.IntVar(&c.n, "n", 20, "tenants to generate and load")
+	flag.Uint64Var(&c.seed, "seed", 1, "seed of tenant 0 (tenant i uses seed+i)")
+	flag.DurationVar(&c.timeout, "timeout", 20*time.Minute, "how long to wait for every status to converge, from the manager's start")
+	flag.DurationVar(&c.readyLimit, "ready-limit", 10*time.Minute, "how long to wait for the manager's /readyz")
+	flag.IntVar(&c.workers, "workers", 16, "concurrent writers while loading")
+	flag.IntVar(&c.bareWorkers, "bare-workers", 8, "concurrent writers of the bare status-write measurement")
+	flag.IntVar(&c.bareSample, "bare-sample", 3000, "SalesGroups whose status the bare measurement writes (at most all)")
+	flag.Float64Var(&qps, "qps", 2000, "client-side QPS of the bench's own clients")
+	flag.IntVar(&c.burst, "burst", 4000, "client-side burst of the bench's own clients")
+	flag.StringVar(&managerFlags, "manager-flags", os.Getenv("MANAGER_FLAGS"), "extra flags for `crmauthz manager` (default: $MANAGER_FLAGS)")
+	flag.Parse()
+	c.qps = float32(qps)
+	c.managerFlags = strings.Fields(managerFlags)
+	if c.n < 1 {
+		return c, errors.New("-n must be at least 1")
+	}
+	root, err := filepath.Abs(c.root)
+	if err != nil {
+		return c, fmt.Errorf("-root: %w", err)
+	}
+	c.root = root
+	if _, err := os.Stat(filepath.Join(root, "config", "crd", "bases")); err != nil {
+		return c, fmt.Errorf("-root %s is not the repository root: %w", root, err)
+	}
+	return c, nil
+}
+
+func main() {
+	cfg, err := parseFlags()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench-scale:", err)
+		os.Exit(2)
+	}
+	// Ctrl-C and SIGTERM cancel the run; run's deferred cleanup then stops the manager
+	// and the control plane instead of leaving them behind.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err = run(ctx, cfg)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench-scale:", err)
+		os.Exit(1)
+	}
+}
+
+// run does every phase in turn; each phase's figures land in r, which the report
+// prints at the end.
+func run(ctx context.Context, cfg config) (err error) {
+	if err := os.MkdirAll(cfg.out, 0o755); err != nil {
+		return fmt.Errorf("output directory: %w", err)
+	}
+	r := &results{cfg: cfg, shape: shapeOf(tenantgen.Generate(tenantName(0), tenantgen.SpecSize, cfg.seed))}
+
+	step("building the manager (go build ./cmd/crmauthz)")
+	bin, err := buildManager(ctx, cfg.root)
+	if err != nil {
+		return err
+	}
+
+	step("starting envtest (etcd --quota-backend-bytes=8 GiB)")
+	cl, err := startCluster(cfg)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if e := cl.stop(); e != nil {
+			fmt.Fprintln(os.Stderr, "bench-scale: stopping envtest:", e)
+		}
+	}()
+	r.versions = cl.versions
+
+	step(fmt.Sprintf("loading %d tenants (%d crmauthz objects and %d ConfigMap each), %d workers",
+		cfg.n, r.shape.objects, r.shape.configMaps, cfg.workers))
+	if r.load, err = loadTenants(ctx, cl.client, cfg); err != nil {
+		return err
+	}
+
+	step("bare status-write rate of this API server")
+	if r.bare, err = measureBare(ctx, cl.client, cfg, r.shape); err != nil {
+		return err
+	}
+
+	watchCtx, stopWatches := context.WithCancel(ctx)
+	defer stopWatches()
+	tr, err := startTracker(watchCtx, cl.watcher, cfg.n*r.shape.objects)
+	if err != nil {
+		return err
+	}
+
+	if err := firstRun(ctx, cfg, cl, bin, tr, r); err != nil {
+		return err
+	}
+	stopWatches()
+	if err := restart(ctx, cfg, cl, bin, r); err != nil {
+		return err
+	}
+
+	text := r.report()
+	fmt.Print("\n" + text)
+	path := filepath.Join(cfg.out, fmt.Sprintf("scale-%d.txt", cfg.n))
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		return fmt.Errorf("writing the report: %w", err)
+	}
+	fmt.Println("report written to", path)
+	return nil
+}
+
+// firstRun starts the manager on the loaded API server, times it to ready, makes the
+// mid-backlog change, and waits for the statuses to converge (or the time limit).
+func firstRun(ctx context.Context, cfg config, cl *cluster, bin string, tr *tracker, r *results) error {
+	step("starting the manager")
+	m, err := startManager(bin, cl.kubeconfig, filepath.Join(cfg.out, fmt.Sprintf("scale-%d-manager.log", cfg.n)), cfg.managerFlags)
+	if err != nil {
+		return err
+	}
+	defer m.stopQuietly()
+	tr.setOrigin(m.started)
+	if r.first.ready, err = m.waitReady(ctx, cfg.readyLimit); err != nil {
+		return err
+	}
+	r.first.atReady = m.memory()
+	fmt.Printf("   ready after %s, RSS %s\n", r.first.ready.Round(time.Millisecond), mib(r.first.atReady.rss))
+
+	// The change is made now, while the backlog is as long as it will be; measureChange
+	// records how much had converged by then.
+	changeCtx, cancelChange := context.WithCancel(ctx)
+	defer cancelChange()
+	changed := make(chan changeResult, 1)
+	deadline := m.started.Add(cfg.timeout)
+	go func() { changed <- measureChange(changeCtx, cl, m.apiURL, cfg, tr, deadline) }()
+
+	step(fmt.Sprintf("waiting for %d statuses to converge (time limit %s from the manager's start)", tr.total, cfg.timeout))
+	r.converge = tr.wait(ctx, deadline, m.exited)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if m.hasExited() {
+		return fmt.Errorf("the manager exited during the run (%v): see %s", m.waitErr, m.logPath)
+	}
+	r.first.steady = m.memory()
+	r.change = <-changed // bounded by deadline, like the wait above
+	step("restart: stopping the manager (SIGTERM)")
+	r.first.stopTook, err = m.stop()
+	return err
+}
+
+// restart starts the manager again, once the first has stopped, and times it to ready:
+// the statuses are written by then, so this is loading and compiling every tenant.
+func restart(ctx context.Context, cfg config, cl *cluster, bin string, r *results) error {
+	step("restart: starting the manager again")
+	m, err := startManager(bin, cl.kubeconfig, filepath.Join(cfg.out, fmt.Sprintf("scale-%d-manager-restart.log", cfg.n)), cfg.managerFlags)
+	if err != nil {
+		return err
+	}
+	defer m.stopQuietly()
+	if r.second.ready, err = m.waitReady(ctx, cfg.readyLimit); err != nil {
+		return err
+	}
+	r.second.atReady = m.memory()
+	fmt.Printf("   ready after %s, RSS %s\n", r.second.ready.Round(time.Millisecond), mib(r.second.atReady.rss))
+	_, err = m.stop()
+	return err
+}
+
+func step(s string) { fmt.Printf("== %s\n", s) }
+
+func tenantName(i int) string { return fmt.Sprintf("t-%04d", i) }
+
+// shape is what every generated tenant holds (all tenants have the same size).
+type shape struct {
+	objects, configMaps int
+	groupNames          []string
+}
+
+func shapeOf(t *tenantgen.Tenant) shape {
+	in := t.Input
+	return shape{
+		objects:    len(in.Templates) + len(in.Groups) + len(in.LoginPolicies) + len(in.Allowlists),
+		configMaps: len(in.ConfigMaps),
+		groupNames: t.GroupNames,
+	}
+}

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"fmt"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// Targets the report holds the figures against.
+const (
+	targetRSS       = 2 << 30 // bytes, peak of either run
+	targetRestart   = 60 * time.Second
+	targetBareShare = 0.70
+	targetStatus    = 2 * time.Second
+	targetEnforced  = 500 * time.Millisecond
+)
+
+// managerRun is one run of the manager process.
+type managerRun struct {
+	ready    time.Duration // from the process's start to /readyz 200
+	atReady  memSample
+	steady   memSample // when the statuses converged or the time limit passed
+	stopTook time.Duration
+}
+
+// results is every figure of a run, filled phase by phase.
+type results struct {
+	cfg      config
+	shape    shape
+	versions string
+	load     loadResult
+	bare     bareResult
+	first    managerRun
+	second   managerRun
+	converge progress
+	change   changeResult
+}
+
+// report is the plain-text table printed at the end and written to out/scale-N.txt.
+func (r *results) report() string {
+	var b strings.Builder
+	r.header(&b)
+	row := func(label, value, target string) {
+		b.WriteString(strings.TrimRight(fmt.Sprintf("%-46s %-40s %s", label, value, target), " ") + "\n")
+	}
+	b.WriteString("\n")
+	row("", "measured", "target")
+	r.firstRows(row)
+	r.convergeRows(row)
+	r.changeRows(row)
+	r.restartRows(row)
+	peak := max(r.first.atReady.hwm, r.first.steady.hwm, r.second.atReady.hwm)
+	row("peak RSS (VmHWM, either run)", mib(peak), fmt.Sprintf("<= 2 GiB: %s", verdict(peak >= 0 && peak <= targetRSS)))
+	for _, err := range r.converge.watchErrs {
+		fmt.Fprintf(&b, "note: a convergence watch failed, counts may be low: %v\n", err)
+	}
+	return b.String()
+}
+
+func (r *results) header(b *strings.Builder) {
+	c := r.cfg
+	fmt.Fprintf(b, "crmauthz manager at scale: N=%d tenants of %d crmauthz objects + %d ConfigMap (tenantgen.SpecSize, seeds %d..%d)\n",
+		c.n, r.shape.objects, r.shape.configMaps, c.seed, c.seed+uint64(c.n-1))
+	fmt.Fprintf(b, "control plane: envtest, bin/k8s -> %s; %d CPUs; the bench, the API server, etcd and the manager share them\n", r.versions, runtime.NumCPU())
+	flags := "none"
+	if len(c.managerFlags) > 0 {
+		flags = strings.Join(c.managerFlags, " ")
+	}
+	fmt.Fprintf(b, "manager: bin/crmauthz manager --leader-elect=false --allow-unauthenticated --webhooks=false --decision-log=false; MANAGER_FLAGS: %s\n", flags)
+	fmt.Fprintf(b, "clients: envtest's admin (system:masters, exempt from API Priority and Fairness), bench clients at QPS %.0f, burst %d\n\n", c.qps, c.burst)
+	fmt.Fprintf(b, "load: %d objects (namespaces, ConfigMaps, crmauthz objects) in %s: %.0f objects/s, %d workers\n",
+		r.load.objects, r.load.elapsed.Round(time.Millisecond), r.load.rate(), c.workers)
+	fmt.Fprintf(b, "bare status-write rate: %d SalesGroups in %s: %.0f objects/s. Measured on this API server just before the\n"+
+		"  manager starts: one JSON merge patch of the status subresource per object (observedGeneration and a Ready\n"+
+		"  condition, what the manager's client.MergeFrom sends), no read first (the manager reads its cache), %d workers.\n"+
+		"  The condition's reason (%s) is not the manager's, so the manager still writes every one of them.\n",
+		r.bare.objects, r.bare.elapsed.Round(time.Millisecond), r.bare.rate(), r.bare.workers, bareReason)
+}
+
+func (r *results) firstRows(row func(label, value, target string)) {
+	f := r.first
+	row("first start: time to /readyz 200", seconds(f.ready), "")
+	row("  RSS at ready / at steady state", mib(f.atReady.rss)+" / "+mib(f.steady.rss), "")
+	row("  Go heap in use at ready / at steady state", heap(f.atReady.heap)+" / "+heap(f.steady.heap), "")
+}
+
+func (r *results) convergeRows(row func(label, value, target string)) {
+	p := r.converge
+	state := fmt.Sprintf("%d/%d, the last %s after start", p.count, p.total, seconds(p.last))
+	if p.timedOut {
+		state = fmt.Sprintf("%d/%d at the %s time limit", p.count, p.total, r.cfg.timeout)
+	}
+	row("statuses written by the manager", state, "")
+	bare := r.bare.rate()
+	share := func(rate float64) string {
+		return fmt.Sprintf("%.0f/s = %.0f%% of bare", rate, 100*rate/bare)
+	}
+	row("  rate, first to last status", share(p.rate()),
+		fmt.Sprintf(">= %.0f%% of bare: %s", 100*targetBareShare, verdict(!p.timedOut && p.count == p.total && p.rate() >= targetBareShare*bare)))
+	row("  rate, from 10% to 90% of them", share(p.midRate()), "")
+	var miles []string
+	for i, pct := range milestonePercents {
+		if p.reached[i] > 0 {
+			miles = append(miles, fmt.Sprintf("%d%% %s", pct, seconds(p.reached[i])))
+		}
+	}
+	row("  reached, from the manager's start", strings.Join(miles, ", "), "")
+}
+
+func (r *results) changeRows(row func(label, value, target string)) {
+	c := r.change
+	if c.err != nil {
+		row("mid-backlog change", "not made: "+c.err.Error(), "MISSED")
+		return
+	}
+	q := c.probe.request
+	row(fmt.Sprintf("mid-backlog change: %s/%s +%s", q.Tenant, c.probe.template, changedFeature),
+		fmt.Sprintf("at %d/%d statuses written", c.convergedBefore, r.converge.total), "")
+	row(fmt.Sprintf("  enforced (%s as %s denied)", q.Subject.User, q.Subject.Role), millis(c.enforced, c.enforcedErr),
+		fmt.Sprintf("<= %d ms: %s", targetEnforced.Milliseconds(), verdict(c.enforcedErr == nil && c.enforced <= targetEnforced)))
+	row("  status (observedGeneration = new)", millis(c.status, c.statusErr),
+		fmt.Sprintf("<= %d ms: %s", targetStatus.Milliseconds(), verdict(c.statusErr == nil && c.status <= targetStatus)))
+}
+
+func (r *results) restartRows(row func(label, value, target string)) {
+	row("restart: stop after SIGTERM took", seconds(r.first.stopTook), "")
+	row("restart: time to /readyz 200", seconds(r.second.ready),
+		fmt.Sprintf("<= %.0f s: %s", targetRestart.Seconds(), verdict(r.second.ready > 0 && r.second.ready <= targetRestart)))
+	row("  RSS at ready / Go heap in use", mib(r.second.atReady.rss)+" / "+heap(r.second.atReady.heap), "")
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "MISSED"
+}
+
+func mib(bytes int64) string {
+	if bytes < 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.0f MiB", float64(bytes)/(1<<20))
+}
+
+// heap is mib for go_memstats_heap_inuse_bytes, which the manager may not export.
+func heap(bytes int64) string {
+	if bytes < 0 {
+		return "n/a (not in /metrics)"
+	}
+	return mib(bytes)
+}
+
+func seconds(d time.Duration) string {
+	if d < 10*time.Second {
+		return fmt.Sprintf("%.2f s", d.Seconds())
+	}
+	return fmt.Sprintf("%.1f s", d.Seconds())
+}
+
+func millis(d time.Duration, err error) string {
+	if err != nil {
+		return "none: " + err.Error()
+	}
+	return fmt.Sprintf("%d ms", d.Milliseconds())
+}
