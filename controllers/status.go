@@ -32,14 +32,15 @@ import (
 )
 
 // object is what every crmauthz kind offers the status writer.
-type object interface {
+type object[T any] interface {
 	client.Object
 	CommonStatus() *v1alpha1.Status
+	StatusOnly() T
 }
 
 // statusReconciler writes one kind's status from what compiling its tenant found. The
 // four per-kind reconcilers are this with their kind's fields; it runs on the leader.
-type statusReconciler[T object] struct {
+type statusReconciler[T object[T]] struct {
 	client   client.Client
 	store    *tenants.Store
 	recorder record.EventRecorder
@@ -96,20 +97,23 @@ func (r *statusReconciler[T]) Reconcile(ctx context.Context, req reconcile.Reque
 	if st == nil || st.Generation != obj.GetGeneration() {
 		return reconcile.Result{RequeueAfter: notCompiledYet}, nil
 	}
-	before := obj.DeepCopyObject().(T)
+	// Diff and patch the status alone: the whole object would be marshalled twice
+	// and compared for every write.
+	before := obj.StatusOnly()
+	after := before.StatusOnly()
 	readyBefore := meta.FindStatusCondition(before.CommonStatus().Conditions, v1alpha1.ConditionReady)
-	SetStatus(obj.CommonStatus(), st, r.kind)
-	r.apply(obj, st)
-	if equality.Semantic.DeepEqual(before, obj) {
+	SetStatus(after.CommonStatus(), st, r.kind)
+	r.apply(after, st)
+	if equality.Semantic.DeepEqual(before, after) {
 		return reconcile.Result{}, nil // written only when it changed
 	}
-	if err := r.client.Status().Patch(ctx, obj, client.MergeFrom(before)); err != nil {
+	if err := r.client.Status().Patch(ctx, after, client.MergeFrom(before)); err != nil {
 		if apierrors.IsNotFound(err) {
 			return reconcile.Result{}, nil
 		}
 		return reconcile.Result{}, err
 	}
-	ready := meta.FindStatusCondition(obj.CommonStatus().Conditions, v1alpha1.ConditionReady)
+	ready := meta.FindStatusCondition(after.CommonStatus().Conditions, v1alpha1.ConditionReady)
 	if eventWorthy(readyBefore, ready) {
 		kind := corev1.EventTypeNormal
 		if ready.Status != metav1.ConditionTrue {

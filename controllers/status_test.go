@@ -64,3 +64,21 @@ func TestSetStatusKeepsTransitionTime(t *testing.T) {
 	SetStatus(&s, &st, policy.KindIPAllowlist)
 	g.Expect(meta.FindStatusCondition(s.Conditions, v1alpha1.ConditionReady).LastTransitionTime).NotTo(Equal(first))
 }
+
+// TestFingerprintIgnoresOrderAndStatus: a cache lists objects in any order, and status
+// writes change neither generation nor anything compiled: none of that may recompile.
+func TestFingerprintIgnoresOrderAndStatus(t *testing.T) {
+	g := NewWithT(t)
+	a := v1alpha1.SalesGroup{ObjectMeta: metav1.ObjectMeta{Name: "a", UID: "1", Generation: 1}}
+	b := v1alpha1.SalesGroup{ObjectMeta: metav1.ObjectMeta{Name: "b", UID: "2", Generation: 4}}
+	in := &policy.Input{Groups: []v1alpha1.SalesGroup{a, b}, ConfigMaps: map[string]map[string]string{"tor": {"exits": "1.2.3.4", "more": "5.6.7.8"}}}
+	fp := fingerprint(in)
+	in.Groups = []v1alpha1.SalesGroup{b, a}
+	in.Groups[0].Status.MemberCount = 7
+	g.Expect(fingerprint(in)).To(Equal(fp), "order and status do not count")
+	in.Groups[0].Generation++
+	g.Expect(fingerprint(in)).NotTo(Equal(fp), "a spec change does")
+	in.Groups[0].Generation--
+	in.ConfigMaps["tor"]["exits"] = "1.2.3.5"
+	g.Expect(fingerprint(in)).NotTo(Equal(fp), "so does a proxy list")
+}

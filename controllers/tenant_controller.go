@@ -75,7 +75,9 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 	if last, ok := r.compiled.Load(ns); ok && last == fp && r.Store.Get(ns) != nil {
 		return reconcile.Result{}, nil
 	}
-	first := r.Store.Get(ns) == nil
+	// Before the first full load, and for a tenant never compiled, statuses are a
+	// backlog; after, a recompile means something changed and goes ahead of it.
+	first := !r.Store.Ready() || r.Store.Get(ns) == nil
 	t := r.Builder.Build(*in)
 	r.Store.Put(ns, t)
 	r.compiled.Store(ns, fp)
@@ -88,11 +90,11 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 
 // fingerprint identifies what a compile of in would read: every object's identity and
 // generation (spec changes bump it; status, label and annotation changes do not) and
-// every ConfigMap's content.
+// every ConfigMap's content, in an order of their own (a cache lists in any order).
 func fingerprint(in *policy.Input) string {
-	h := sha256.New()
+	var ids []string
 	id := func(kind string, o client.Object) {
-		fmt.Fprintf(h, "%s/%s/%s/%d\x00", kind, o.GetName(), o.GetUID(), o.GetGeneration())
+		ids = append(ids, fmt.Sprintf("%s/%s/%s/%d", kind, o.GetName(), o.GetUID(), o.GetGeneration()))
 	}
 	for i := range in.Templates {
 		id(policy.KindPermissionTemplate, &in.Templates[i])
@@ -106,22 +108,16 @@ func fingerprint(in *policy.Input) string {
 	for i := range in.Allowlists {
 		id(policy.KindIPAllowlist, &in.Allowlists[i])
 	}
-	names := make([]string, 0, len(in.ConfigMaps))
-	for name := range in.ConfigMaps {
-		names = append(names, name)
+	for name, data := range in.ConfigMaps {
+		for k, v := range data {
+			ids = append(ids, fmt.Sprintf("ConfigMap/%s/%s/%d/%s", name, k, len(v), v))
+		}
 	}
-	sort.Strings(names)
-	for _, name := range names {
-		data := in.ConfigMaps[name]
-		keys := make([]string, 0, len(data))
-		for k := range data {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		fmt.Fprintf(h, "cm/%s\x00", name)
-		for _, k := range keys {
-			fmt.Fprintf(h, "%s\x00%d\x00%s\x00", k, len(data[k]), data[k])
-		}
+	sort.Strings(ids)
+	h := sha256.New()
+	for _, s := range ids {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
 	}
 	return string(h.Sum(nil))
 }

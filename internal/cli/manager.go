@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"flag"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -56,6 +57,10 @@ accessreviews.policy.crmauthz.io in the tenant's namespace (SubjectAccessReview)
 		},
 	}
 	f := cmd.Flags()
+	// controller-runtime's logging flags: --zap-log-level, --zap-devel, --zap-encoder…
+	zapFlags := flag.NewFlagSet("zap", flag.ContinueOnError)
+	zapOpts.BindFlags(zapFlags)
+	f.AddGoFlagSet(zapFlags)
 	f.StringVar(&o.APIAddr, "api-addr", ":8080", "address of the decision API")
 	f.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
 	f.StringVar(&o.MetricsAddr, "metrics-bind-address", "0", "address of controller-runtime's metrics (0: off; the API serves /metrics)")
