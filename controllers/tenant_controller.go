@@ -15,11 +15,13 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -73,6 +75,7 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 	}
 	fp := fingerprint(in)
 	if last, ok := r.compiled.Load(ns); ok && last == fp && r.Store.Get(ns) != nil {
+		r.Builder.Refresh(*in) // e.g. statuses written: nothing to compile
 		return reconcile.Result{}, nil
 	}
 	// Before the first full load, and for a tenant never compiled, statuses are a
@@ -176,12 +179,10 @@ func (r *TenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}); err != nil {
 		return err
 	}
-	toTenant := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
-		return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: o.GetNamespace()}}}
-	})
-	// Status writes (every object's, by the leader) change neither generation nor
-	// anything compiled: only spec changes, creates and deletes recompile.
-	specChanged := builder.WithPredicates(predicate.GenerationChangedPredicate{})
+	// A spec change, a create or a delete recompiles the tenant; a status write (every
+	// object's, by the leader) changes nothing compiled, but the builder must let go of
+	// the object it replaced: that runs at low priority, behind every change.
+	toTenant := tenantHandler{}
 	dataChanged := builder.WithPredicates(predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
 		oldCM, okOld := e.ObjectOld.(*corev1.ConfigMap)
 		newCM, okNew := e.ObjectNew.(*corev1.ConfigMap)
@@ -196,13 +197,50 @@ func (r *TenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	})
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("tenant").
-		Watches(&v1alpha1.PermissionTemplate{}, toTenant, specChanged).
-		Watches(&v1alpha1.SalesGroup{}, toTenant, specChanged).
-		Watches(&v1alpha1.LoginPolicy{}, toTenant, specChanged).
-		Watches(&v1alpha1.IPAllowlist{}, toTenant, specChanged).
+		Watches(&v1alpha1.PermissionTemplate{}, toTenant).
+		Watches(&v1alpha1.SalesGroup{}, toTenant).
+		Watches(&v1alpha1.LoginPolicy{}, toTenant).
+		Watches(&v1alpha1.IPAllowlist{}, toTenant).
 		Watches(&corev1.ConfigMap{}, configMapToTenant, dataChanged).
 		WithOptions(controller.Options{NeedLeaderElection: ptr.To(false), MaxConcurrentReconciles: 2}).
 		Complete(r)
+}
+
+// tenantHandler queues an object's tenant: at low priority for objects of a first list
+// and for updates that left the spec as it was, at the default for real changes.
+type tenantHandler struct{}
+
+func (tenantHandler) add(q workqueue.TypedRateLimitingInterface[reconcile.Request], o client.Object, priority int) {
+	req := reconcile.Request{NamespacedName: types.NamespacedName{Name: o.GetNamespace()}}
+	if pq, ok := q.(priorityqueue.PriorityQueue[reconcile.Request]); ok {
+		pq.AddWithOpts(priorityqueue.AddOpts{Priority: &priority}, req)
+		return
+	}
+	q.Add(req)
+}
+
+func (h tenantHandler) Create(_ context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	priority := 0
+	if e.IsInInitialList {
+		priority = handler.LowPriority
+	}
+	h.add(q, e.Object, priority)
+}
+
+func (h tenantHandler) Update(_ context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	priority := 0
+	if e.ObjectOld.GetGeneration() == e.ObjectNew.GetGeneration() {
+		priority = handler.LowPriority
+	}
+	h.add(q, e.ObjectNew, priority)
+}
+
+func (h tenantHandler) Delete(_ context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	h.add(q, e.Object, 0)
+}
+
+func (h tenantHandler) Generic(_ context.Context, e event.GenericEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	h.add(q, e.Object, 0)
 }
 
 // InitialLoad compiles every tenant once the caches have synced, then marks the store

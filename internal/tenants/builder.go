@@ -2,6 +2,7 @@ package tenants
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/crmauthz/crmauthz/api/v1alpha1"
@@ -102,6 +103,30 @@ func (b *Builder) Build(in policy.Input, refused ...policy.ObjectStatus) *Tenant
 	}
 	b.lastGood[in.Tenant] = kept
 	return &Tenant{Snapshot: snap, Report: rep, LoadedAt: snap.CompiledAt}
+}
+
+// Refresh points the tenant's last good versions at in's objects where they are the
+// same generation: the informer cache replaces an object whenever its status is
+// written, and a last good version still held from before would keep a second copy of
+// every object alive. Objects enforced from an older version keep theirs.
+func (b *Builder) Refresh(in policy.Input) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	good := b.lastGood[in.Tenant]
+	for k, prev := range good {
+		kind, name, _ := strings.Cut(k, "/")
+		cur := find(&in, kind, name)
+		if cur != nil && generation(cur) == generation(prev) {
+			good[k] = cur
+		}
+	}
+}
+
+func generation(o any) int64 {
+	if m, ok := o.(interface{ GetGeneration() int64 }); ok {
+		return m.GetGeneration()
+	}
+	return -1
 }
 
 // Forget drops a tenant's history (its namespace has no objects left).

@@ -82,3 +82,30 @@ func TestStoreSwapsAtomically(t *testing.T) {
 	s.SetReady()
 	g.Expect(s.Ready()).To(BeTrue())
 }
+
+// TestRefreshLetsGoOfReplacedObjects: the informer cache replaces an object when its
+// status is written; the builder must then hold the new one, not keep the old alive —
+// unless the object is enforced from an older generation, whose spec it still needs.
+func TestRefreshLetsGoOfReplacedObjects(t *testing.T) {
+	g := NewWithT(t)
+	b := NewBuilder()
+	in := policy.Input{Tenant: "acme", Templates: []v1alpha1.PermissionTemplate{template(1, v1alpha1.AccessFull)}}
+	b.Build(in)
+	held := func() *v1alpha1.PermissionTemplate {
+		return b.lastGood["acme"][policy.KindPermissionTemplate+"/reps"].(*v1alpha1.PermissionTemplate)
+	}
+	first := held()
+
+	// The status is written: same generation, a new object.
+	statusWritten := policy.Input{Tenant: "acme", Templates: []v1alpha1.PermissionTemplate{template(1, v1alpha1.AccessFull)}}
+	b.Refresh(statusWritten)
+	g.Expect(held()).To(BeIdenticalTo(&statusWritten.Templates[0]))
+	g.Expect(held()).NotTo(BeIdenticalTo(first))
+
+	// Generation 2 does not compile: generation 1 stays held through refreshes.
+	broken := policy.Input{Tenant: "acme", Templates: []v1alpha1.PermissionTemplate{template(2, v1alpha1.AccessPartial, "Phone")}}
+	b.Build(broken)
+	b.Refresh(broken)
+	g.Expect(held().Generation).To(BeEquivalentTo(1))
+	g.Expect(canDelete(b.Build(broken))).To(BeTrue(), "generation 1 is still enforced")
+}
