@@ -178,7 +178,7 @@ func printMatrix(w io.Writer, ns, user string, role policy.Role, s *policy.Snaps
 	var notes []string
 	for e := policy.Entity(0); e < policy.NumEntities; e++ {
 		row := []string{e.String()}
-		ep := &p.Entities[e]
+		ep := p.Entities[e]
 		for a := policy.Action(0); a < policy.NumRecordActions; a++ {
 			perm := ep.Perms[a]
 			cell := "-"

@@ -171,7 +171,7 @@ func Check(s *policy.Snapshot, r *Request, d *Decision) {
 			d.step(stepAccountsFeature, Skip, "entity "+r.Entity.String()+" is not accounts")
 		}
 	}
-	ep := &p.Entities[r.Entity]
+	ep := p.Entities[r.Entity]
 	if r.Type != "" && ep.HiddenTypes.Has(r.Type) {
 		d.deny(TypeHidden)
 		if x {

@@ -59,7 +59,7 @@ func Filter(s *policy.Snapshot, r *FilterRequest, out *FilterResult) {
 		out.Reason = FeatureRestricted
 		return
 	}
-	ep := &p.Entities[r.Entity]
+	ep := p.Entities[r.Entity]
 	perm := ep.Perms[r.Action]
 	if perm.Scope == policy.ScopeNone {
 		out.Reason = ActionDenied

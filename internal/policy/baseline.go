@@ -1,5 +1,7 @@
 package policy
 
+import "strings"
+
 // baselineScope is SPEC §3.2: what each role may do where no template says otherwise.
 func baselineScope(r Role, e Entity, a Action) Scope {
 	if !e.Accepts(a) {
@@ -40,12 +42,57 @@ func baselineScope(r Role, e Entity, a Action) Scope {
 }
 
 // baselinePolicy is the effective policy of a role with no template.
-func baselinePolicy(r Role) *Policy {
+func baselinePolicy(r Role, entities entityTable) *Policy {
 	p := &Policy{All: r == RoleSuperAdmin}
 	for e := Entity(0); e < NumEntities; e++ {
+		var ep EntityPolicy
 		for a := Action(0); a < NumRecordActions; a++ {
-			p.Entities[e].Perms[a].Scope = baselineScope(r, e, a)
+			ep.Perms[a].Scope = baselineScope(r, e, a)
 		}
+		p.Entities[e] = entities.intern(&ep)
 	}
 	return p
+}
+
+// entityTable keeps one copy of each distinct EntityPolicy of a tenant: a tenant's
+// 50 templates × 4 roles × 6 entities are mostly a few dozen distinct ones.
+type entityTable map[string]*EntityPolicy
+
+func (t entityTable) intern(ep *EntityPolicy) *EntityPolicy {
+	k := ep.key()
+	if p, ok := t[k]; ok {
+		return p
+	}
+	p := new(EntityPolicy)
+	*p = *ep
+	t[k] = p
+	return p
+}
+
+// key spells out everything an EntityPolicy decides.
+func (ep *EntityPolicy) key() string {
+	var b strings.Builder
+	set := func(s *StrSet) {
+		for _, x := range s.Items() {
+			b.WriteString(x)
+			b.WriteByte(0)
+		}
+		b.WriteByte(1)
+	}
+	for _, p := range ep.Perms {
+		b.WriteByte(byte(p.Scope))
+		b.WriteByte(boolByte(p.BulkDeny)<<1 | boolByte(p.Partial))
+		set(p.Fields)
+	}
+	set(ep.Masked)
+	set(ep.OwnerOnly)
+	set(ep.HiddenTypes)
+	return b.String()
+}
+
+func boolByte(v bool) byte {
+	if v {
+		return 1
+	}
+	return 0
 }

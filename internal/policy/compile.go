@@ -99,6 +99,8 @@ type compiler struct {
 	parsed     []*parsedTemplate
 	userClaim  map[string]int32
 	groupClaim map[int32]int32
+	// entities interns the snapshot's EntityPolicies.
+	entities entityTable
 }
 
 type userBuild struct {
@@ -122,13 +124,14 @@ func Compile(in Input) (*Snapshot, *Report) {
 	in.LoginPolicies = firstOfEachName(in.LoginPolicies, func(l *v1alpha1.LoginPolicy) string { return l.Name })
 	in.Allowlists = firstOfEachName(in.Allowlists, func(a *v1alpha1.IPAllowlist) string { return a.Name })
 	c := &compiler{
-		in:     in,
-		s:      &Snapshot{Tenant: in.Tenant, CompiledAt: now},
-		report: map[string]*ObjectStatus{},
-		ub:     map[string]*userBuild{},
+		in:       in,
+		s:        &Snapshot{Tenant: in.Tenant, CompiledAt: now},
+		report:   map[string]*ObjectStatus{},
+		ub:       map[string]*userBuild{},
+		entities: entityTable{},
 	}
 	for r := Role(0); r < NumRoles; r++ {
-		c.s.baseline[r] = baselinePolicy(r)
+		c.s.baseline[r] = baselinePolicy(r, c.entities)
 		c.s.roleClaim[r] = -1
 	}
 	groupIdx := c.compileGroups()

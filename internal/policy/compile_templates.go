@@ -100,7 +100,7 @@ func (c *compiler) compileTemplates(groupIdx map[string]int32) {
 			roles = []Role{RoleAdministrator, RoleSalesManager, RoleSalesUser, RoleMarketingUser}
 		}
 		for _, r := range roles {
-			s.policies[ti*int(NumRoles)+int(r)] = effective(p, r)
+			s.policies[ti*int(NumRoles)+int(r)] = effective(p, r, c.entities)
 		}
 		restricted := effectiveRestricted(p)
 		p.status.EffectiveRestrictedFeatures = restricted.List()
@@ -120,10 +120,11 @@ func (c *compiler) conflict(loser *parsedTemplate, what, winner string) {
 }
 
 // effective merges template p over role r's baseline and caps every action by view.
-func effective(p *parsedTemplate, r Role) *Policy {
+func effective(p *parsedTemplate, r Role, entities entityTable) *Policy {
 	out := &Policy{Template: p.obj.Name, Restricted: effectiveRestricted(p), SalesGroupUsers: p.obj.Spec.UserAccess == v1alpha1.UserAccessSalesGroupUsers}
 	for e := Entity(0); e < NumEntities; e++ {
-		ep := &out.Entities[e]
+		ep := &EntityPolicy{}
+		out.Entities[e] = ep
 		for a := Action(0); a < NumRecordActions; a++ {
 			if !e.Accepts(a) {
 				continue
@@ -163,6 +164,9 @@ func effective(p *parsedTemplate, r Role) *Policy {
 				ap.Fields = union(ap.Fields, view.Fields)
 			}
 		}
+	}
+	for e := range out.Entities {
+		out.Entities[e] = entities.intern(out.Entities[e])
 	}
 	return out
 }

@@ -69,3 +69,30 @@ func deepCopy(in policy.Input) policy.Input {
 	}
 	return out
 }
+
+// TestTeamOwnersAreWhomInTeamReaches: the owner list of /v1/filter, put together from
+// group lists when asked for, holds exactly the owners a check finds in Team scope.
+func TestTeamOwnersAreWhomInTeamReaches(t *testing.T) {
+	gen := tenantgen.Generate("acme", tenantgen.SpecSize, 5)
+	s, _ := policy.Compile(gen.Input)
+	askers := []string{gen.TopManager}
+	for i := 0; i < len(gen.Users); i += 97 {
+		askers = append(askers, gen.Users[i])
+	}
+	askers = append(askers, gen.Managers...)
+	for _, asker := range askers {
+		list := s.TeamOwners(asker)
+		in := map[string]bool{}
+		for i := 0; i < list.Len(); i++ {
+			if i > 0 && list.At(i-1) >= list.At(i) {
+				t.Fatalf("%s: owners not sorted and distinct at %d", asker, i)
+			}
+			in[list.At(i)] = true
+		}
+		for _, owner := range gen.Users {
+			if want := owner == asker || s.InTeam(asker, owner); in[owner] != want {
+				t.Fatalf("%s: owner %s listed=%v, in team=%v", asker, owner, in[owner], want)
+			}
+		}
+	}
+}

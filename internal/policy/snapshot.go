@@ -2,6 +2,7 @@ package policy
 
 import (
 	"net/netip"
+	"slices"
 	"sort"
 	"time"
 )
@@ -26,17 +27,19 @@ type Snapshot struct {
 	index  strIndex
 	users  []user
 	groups []group
-	// lists holds the owner lists users reach (Team scope) and see (user pickers), as
-	// positions in ids; users point into it so that most share their group's list.
-	lists     [][]int32
-	groupPool []int32 // users' direct groups then managed groups, by offset
-	templates []template
-	policies  []*Policy // [template*NumRoles + role], nil where the template cannot apply
-	baseline  [NumRoles]*Policy
-	roleClaim [NumRoles]int32 // template claiming each role, -1 if none
-	ip        [NumIPChannels][NumRoles]*IPSet
-	proxies   [NumIPChannels]proxyRule
-	Login     LoginPolicy
+	// direct and subtree hold, per group, the people in it and in it or below, as
+	// sorted positions in ids: Team owner lists and user pickers are unions of them,
+	// put together when asked for (a list per user would cost more than the rest of
+	// the snapshot).
+	direct, subtree [][]int32
+	groupPool       []int32 // users' direct groups then managed groups, by offset
+	templates       []template
+	policies        []*Policy // [template*NumRoles + role], nil where the template cannot apply
+	baseline        [NumRoles]*Policy
+	roleClaim       [NumRoles]int32 // template claiming each role, -1 if none
+	ip              [NumIPChannels][NumRoles]*IPSet
+	proxies         [NumIPChannels]proxyRule
+	Login           LoginPolicy
 }
 
 // ObjectRef names an object in force and the generation compiled.
@@ -50,10 +53,8 @@ type user struct {
 	groupsOff  uint32 // offset into groupPool: direct groups, then managed groups
 	numGroups  uint16
 	numManaged uint16
-	tmplUser   int8  // template naming the user, -1 if none
-	tmplGroup  int8  // template naming one of the user's groups, -1 if none
-	team       int32 // index into lists: owners within Team scope; -1: only the user
-	visible    int32 // index into lists: users seen with SalesGroupUsers; -1: only the user
+	tmplUser   int8 // template naming the user, -1 if none
+	tmplGroup  int8 // template naming one of the user's groups, -1 if none
 }
 
 type group struct {
@@ -71,8 +72,10 @@ type template struct {
 // baseline): the template's settings over the baseline, with view caps applied.
 type Policy struct {
 	// Template is the governing template's name; "" for a baseline.
-	Template   string
-	Entities   [NumEntities]EntityPolicy
+	Template string
+	// Entities are shared between the policies of a tenant wherever they are equal
+	// (most templates leave most entities at a role's baseline).
+	Entities   [NumEntities]*EntityPolicy
 	Restricted Features
 	// SalesGroupUsers narrows user pickers to the user's managed groups.
 	SalesGroupUsers bool
@@ -254,28 +257,69 @@ func (s *Snapshot) InTeam(asker, owner string) bool {
 
 // TeamOwners returns the sorted owners whose records are within user's Team scope,
 // the user included: everyone in the groups they belong to and, for a manager, in
-// every group below.
+// every group below. It allocates only when the owners come from several groups that
+// do not contain one another.
 func (s *Snapshot) TeamOwners(userID string) UserList {
-	return s.userList(userID, func(u *user) int32 { return u.team })
+	return s.userList(userID, true)
 }
 
 // VisibleUsers returns the sorted users that user sees in pickers under
 // SalesGroupUsers: everyone in the groups they manage and below, themself included;
 // only themself when they manage no group.
 func (s *Snapshot) VisibleUsers(userID string) UserList {
-	return s.userList(userID, func(u *user) int32 { return u.visible })
+	return s.userList(userID, false)
 }
 
-func (s *Snapshot) userList(userID string, which func(*user) int32) UserList {
+// userList unions the subtrees of the groups user manages and, with team, the people
+// of the groups they belong to, leaving out any group already inside a managed
+// subtree.
+func (s *Snapshot) userList(userID string, team bool) UserList {
 	i := s.index.find(s.ids, userID)
 	if i < 0 {
 		return OnlyUser(userID)
 	}
-	l := which(&s.users[i])
-	if l < 0 {
-		return OnlyUser(userID)
+	u := &s.users[i]
+	groups := s.groupPool[u.groupsOff : u.groupsOff+uint32(u.numGroups)]
+	managed := s.groupPool[u.groupsOff+uint32(u.numGroups) : u.groupsOff+uint32(u.numGroups)+uint32(u.numManaged)]
+	below := func(g int32, except int) bool { // g lies in the subtree of a managed group
+		for j, m := range managed {
+			if j != except && m != g && s.groups[m].in <= s.groups[g].in && s.groups[g].in <= s.groups[m].out {
+				return true
+			}
+		}
+		return false
 	}
-	return UserList{ids: s.ids, idx: s.lists[l]}
+	var first []int32
+	var parts [][]int32
+	add := func(l []int32) {
+		if first == nil && parts == nil {
+			first = l
+			return
+		}
+		if parts == nil {
+			parts = [][]int32{first}
+		}
+		parts = append(parts, l)
+	}
+	for j, m := range managed {
+		if !below(m, j) && !slices.Contains(managed[:j], m) {
+			add(s.subtree[m])
+		}
+	}
+	if team {
+		for j, g := range groups {
+			if !below(g, -1) && !slices.Contains(managed, g) && !slices.Contains(groups[:j], g) {
+				add(s.direct[g])
+			}
+		}
+	}
+	switch {
+	case parts != nil:
+		return UserList{ids: s.ids, idx: mergeSorted(parts...)}
+	case first != nil:
+		return UserList{ids: s.ids, idx: first}
+	}
+	return OnlyUser(userID)
 }
 
 // IPAllowed reports whether addr may be used on channel by role under the tenant's
