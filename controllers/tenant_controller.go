@@ -6,9 +6,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	goruntime "runtime"
 	"sort"
 	"sync"
 
+	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -52,6 +54,9 @@ type TenantReconciler struct {
 	// events of a first load (one per object) and of anything that leaves the input as
 	// it was must not recompile a tenant (tens of milliseconds each).
 	compiled sync.Map // namespace → string
+	// locks make one tenant compile at a time: the first load compiles beside the
+	// controller's workers, and an older input must not be stored over a newer one.
+	locks sync.Map // namespace → *sync.Mutex
 }
 
 // +kubebuilder:rbac:groups=policy.crmauthz.io,resources=permissiontemplates;salesgroups;loginpolicies;ipallowlists,verbs=get;list;watch
@@ -60,6 +65,9 @@ type TenantReconciler struct {
 // Reconcile compiles the tenant named by req.Name (a namespace).
 func (r *TenantReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	ns := req.Name
+	lock, _ := r.locks.LoadOrStore(ns, &sync.Mutex{})
+	lock.(*sync.Mutex).Lock()
+	defer lock.(*sync.Mutex).Unlock()
 	in, err := r.input(ctx, ns)
 	if err != nil {
 		return reconcile.Result{}, err
@@ -275,10 +283,20 @@ func (l *InitialLoad) Start(ctx context.Context) error {
 			return err
 		}
 	}
+	// One compile per core: a thousand tenants one after another would hold readiness
+	// back for a minute.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(goruntime.GOMAXPROCS(0))
 	for ns := range namespaces {
-		if _, err := l.Tenant.Reconcile(ctx, reconcile.Request{NamespacedName: types.NamespacedName{Name: ns}}); err != nil {
-			return fmt.Errorf("initial load of tenant %s: %w", ns, err)
-		}
+		g.Go(func() error {
+			if _, err := l.Tenant.Reconcile(gctx, reconcile.Request{NamespacedName: types.NamespacedName{Name: ns}}); err != nil {
+				return fmt.Errorf("initial load of tenant %s: %w", ns, err)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
 	}
 	l.Tenant.Store.SetReady()
 	log.FromContext(ctx).Info("Loaded every tenant; serving decisions", "tenants", len(namespaces))

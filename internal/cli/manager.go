@@ -33,6 +33,9 @@ accessreviews.policy.crmauthz.io in the tenant's namespace (SubjectAccessReview)
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+			if limit := operator.SetMemoryLimit(); limit > 0 {
+				ctrl.Log.Info("Set the Go memory limit from the container's", "bytes", limit)
+			}
 			cfg := ctrl.GetConfigOrDie()
 			// client-go's default (20 a second, bursts of 30) makes a thousand tenants'
 			// statuses take an hour; the API server's own flow control protects it.

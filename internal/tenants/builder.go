@@ -29,11 +29,12 @@ var fallbackReasons = map[string]bool{v1alpha1.ReasonInvalid: true, v1alpha1.Rea
 // compile, and returns the tenant to store. refused are objects of the tenant that were
 // refused before compiling (by schema validation, in `serve`): they too fall back to
 // their last good version. Objects enforced from a last good version are reported not
-// ready, with why and which generation is enforced.
+// ready, with why and which generation is enforced. Tenants build in parallel; the
+// caller builds one tenant at a time.
 func (b *Builder) Build(in policy.Input, refused ...policy.ObjectStatus) *Tenant {
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	good := b.lastGood[in.Tenant]
+	b.mu.Unlock()
 	snap, rep := policy.Compile(in)
 
 	substituted := map[string]policy.ObjectStatus{}
@@ -101,7 +102,9 @@ func (b *Builder) Build(in policy.Input, refused ...policy.ObjectStatus) *Tenant
 			}
 		}
 	}
+	b.mu.Lock()
 	b.lastGood[in.Tenant] = kept
+	b.mu.Unlock()
 	return &Tenant{Snapshot: snap, Report: rep, LoadedAt: snap.CompiledAt}
 }
 
