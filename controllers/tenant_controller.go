@@ -31,6 +31,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/crmauthz/crmauthz/api/v1alpha1"
+	"github.com/crmauthz/crmauthz/internal/loader"
 	"github.com/crmauthz/crmauthz/internal/policy"
 	"github.com/crmauthz/crmauthz/internal/tenants"
 )
@@ -60,7 +61,9 @@ type TenantReconciler struct {
 }
 
 // +kubebuilder:rbac:groups=policy.crmauthz.io,resources=permissiontemplates;salesgroups;loginpolicies;ipallowlists,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch
+// Only ConfigMaps labelled as anonymous-proxy lists are cached (operator.go); listing and
+// watching them needs no right to read them one by one.
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=list;watch
 
 // Reconcile compiles the tenant named by req.Name (a namespace).
 func (r *TenantReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
@@ -165,7 +168,7 @@ func ReadTenant(ctx context.Context, reader client.Reader, ns string) (*policy.I
 		var cm corev1.ConfigMap
 		err := reader.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, &cm)
 		switch {
-		case apierrors.IsNotFound(err):
+		case apierrors.IsNotFound(err), err == nil && !loader.IsProxyList(&cm):
 			// Absent from the input: the compiler makes the allowlist fail closed.
 		case err != nil:
 			return nil, fmt.Errorf("reading ConfigMap %s/%s: %w", ns, name, err)

@@ -6,6 +6,7 @@ package webhook
 import (
 	"context"
 	"fmt"
+	corev1 "k8s.io/api/core/v1"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -30,6 +31,20 @@ func namespaceOf(ctx context.Context, r client.Reader, ns string) (*validation.N
 		}
 	}
 	return &validation.Namespace{Templates: pts.Items, Groups: sgs.Items, LoginPolicies: lps.Items}, nil
+}
+
+// proxyListsOf names the ConfigMaps of ns labelled as anonymous-proxy lists (the
+// only ones the manager's cache holds).
+func proxyListsOf(ctx context.Context, r client.Reader, ns string) (map[string]bool, error) {
+	var cms corev1.ConfigMapList
+	if err := r.List(ctx, &cms, client.InNamespace(ns), client.MatchingLabels{v1alpha1.ProxyListLabel: "true"}); err != nil {
+		return nil, fmt.Errorf("reading ConfigMaps of %s: %w", ns, err)
+	}
+	names := map[string]bool{}
+	for _, cm := range cms.Items {
+		names[cm.Name] = true
+	}
+	return names, nil
 }
 
 // answer turns a validation result into admission's answer.
@@ -130,19 +145,28 @@ func (v *LoginPolicyValidator) ValidateDelete(context.Context, *v1alpha1.LoginPo
 
 // +kubebuilder:webhook:path=/validate-policy-crmauthz-io-v1alpha1-ipallowlist,mutating=false,failurePolicy=fail,sideEffects=None,groups=policy.crmauthz.io,resources=ipallowlists,verbs=create;update,versions=v1alpha1,name=vipallowlist-v1alpha1.kb.io,admissionReviewVersions=v1,timeoutSeconds=3
 
-// IPAllowlistValidator warns about allow-all networks (CIDR syntax is the schema's).
-type IPAllowlistValidator struct{}
+// IPAllowlistValidator warns about allow-all networks (CIDR syntax is the schema's)
+// and about an anonymous-proxy list with no labelled ConfigMap behind it.
+type IPAllowlistValidator struct{ Reader client.Reader }
 
 var _ admission.Validator[*v1alpha1.IPAllowlist] = &IPAllowlistValidator{}
 
+func (v *IPAllowlistValidator) validate(ctx context.Context, a *v1alpha1.IPAllowlist) (admission.Warnings, error) {
+	lists, err := proxyListsOf(ctx, v.Reader, a.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	return answer("IPAllowlist", a.Name, validation.IPAllowlist(a, &validation.Namespace{ProxyLists: lists}))
+}
+
 // ValidateCreate implements admission.Validator.
-func (v *IPAllowlistValidator) ValidateCreate(_ context.Context, a *v1alpha1.IPAllowlist) (admission.Warnings, error) {
-	return answer("IPAllowlist", a.Name, validation.IPAllowlist(a))
+func (v *IPAllowlistValidator) ValidateCreate(ctx context.Context, a *v1alpha1.IPAllowlist) (admission.Warnings, error) {
+	return v.validate(ctx, a)
 }
 
 // ValidateUpdate implements admission.Validator.
-func (v *IPAllowlistValidator) ValidateUpdate(_ context.Context, _, a *v1alpha1.IPAllowlist) (admission.Warnings, error) {
-	return answer("IPAllowlist", a.Name, validation.IPAllowlist(a))
+func (v *IPAllowlistValidator) ValidateUpdate(ctx context.Context, _, a *v1alpha1.IPAllowlist) (admission.Warnings, error) {
+	return v.validate(ctx, a)
 }
 
 // ValidateDelete implements admission.Validator: deleting is always allowed.
@@ -162,5 +186,5 @@ func Setup(mgr ctrl.Manager) error {
 	if err := ctrl.NewWebhookManagedBy(mgr, &v1alpha1.LoginPolicy{}).WithValidator(&LoginPolicyValidator{Reader: r}).Complete(); err != nil {
 		return err
 	}
-	return ctrl.NewWebhookManagedBy(mgr, &v1alpha1.IPAllowlist{}).WithValidator(&IPAllowlistValidator{}).Complete()
+	return ctrl.NewWebhookManagedBy(mgr, &v1alpha1.IPAllowlist{}).WithValidator(&IPAllowlistValidator{Reader: r}).Complete()
 }

@@ -35,7 +35,13 @@ const (
 // +kubebuilder:validation:XValidation:rule="!isCIDR(self) || cidr(self) == cidr(self).masked()",message="has host bits set: write the network address, e.g. 203.0.113.0/24 rather than 203.0.113.5/24"
 type CIDR string
 
-// ConfigMapKeyRef points at one key of a ConfigMap in the same namespace.
+// ProxyListLabel marks the ConfigMaps that hold anonymous-proxy lists, with the value
+// "true". The manager watches only ConfigMaps carrying it, so it neither holds nor
+// needs the right to read every application's configuration in the cluster.
+const ProxyListLabel = "policy.crmauthz.io/anonymous-proxy-list"
+
+// ConfigMapKeyRef points at one key of a ConfigMap in the same namespace, which
+// must carry the label policy.crmauthz.io/anonymous-proxy-list: "true".
 type ConfigMapKeyRef struct {
 	// name is the ConfigMap's name.
 	// +kubebuilder:validation:MinLength=1
@@ -55,8 +61,10 @@ type ConfigMapKeyRef struct {
 // from.
 type AnonymousProxyList struct {
 	// configMapRef is the ConfigMap key holding the list, e.g. a Tor exit-node
-	// list. If it is missing or unreadable, the allowlist denies every address on
-	// its channels (fail closed).
+	// list. The ConfigMap must carry the label
+	// policy.crmauthz.io/anonymous-proxy-list: "true". If it is missing, not
+	// labelled or unreadable, the allowlist denies every address on its channels
+	// (fail closed).
 	// +required
 	ConfigMapRef ConfigMapKeyRef `json:"configMapRef"`
 }

@@ -195,7 +195,8 @@ func Tenants(objs []Object, defaultNamespace string) map[string]*policy.Input {
 		}
 	}
 	for _, o := range objs {
-		if cm, ok := o.Typed.(*corev1.ConfigMap); ok {
+		// As in a cluster, only ConfigMaps labelled as proxy lists are read.
+		if cm, ok := o.Typed.(*corev1.ConfigMap); ok && IsProxyList(cm) {
 			ns := cm.Namespace
 			if ns == "" {
 				ns = defaultNamespace
@@ -206,6 +207,12 @@ func Tenants(objs []Object, defaultNamespace string) map[string]*policy.Input {
 		}
 	}
 	return out
+}
+
+// IsProxyList says whether a ConfigMap is labelled as an anonymous-proxy list: the
+// only ConfigMaps the manager watches, and so the only ones `serve` reads too.
+func IsProxyList(cm *corev1.ConfigMap) bool {
+	return cm.Labels[v1alpha1.ProxyListLabel] == "true"
 }
 
 // Unique keeps the first object of each kind, namespace and name, in the order given,

@@ -86,7 +86,7 @@ func (c *compiler) compileAllowlists() {
 func (c *compiler) readProxyList(ref v1alpha1.ConfigMapKeyRef) ([]netip.Prefix, error) {
 	data, ok := c.in.ConfigMaps[ref.Name]
 	if !ok {
-		return nil, fmt.Errorf("spec.anonymousProxyList.configMapRef: ConfigMap %s not found", ref.Name)
+		return nil, fmt.Errorf("spec.anonymousProxyList.configMapRef: ConfigMap %s not found (it must carry the label %s: \"true\")", ref.Name, v1alpha1.ProxyListLabel)
 	}
 	text, ok := data[ref.Key]
 	if !ok {

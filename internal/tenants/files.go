@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/crmauthz/crmauthz/api/v1alpha1"
@@ -177,9 +178,19 @@ func (f *Files) apply(ctx context.Context, files []string, contents map[string][
 func admit(objs []loader.Object, def string) ([]loader.Object, map[string][]policy.ObjectStatus, []string) {
 	sort.SliceStable(objs, func(i, j int) bool { return objs[i].Typed.GetName() < objs[j].Typed.GetName() })
 	groups := map[string][]v1alpha1.SalesGroup{}
+	proxyLists := map[string]map[string]bool{}
 	for _, o := range objs {
-		if g, ok := o.Typed.(*v1alpha1.SalesGroup); ok {
-			groups[namespace(o, def)] = append(groups[namespace(o, def)], *g)
+		switch t := o.Typed.(type) {
+		case *v1alpha1.SalesGroup:
+			groups[namespace(o, def)] = append(groups[namespace(o, def)], *t)
+		case *corev1.ConfigMap:
+			ns := namespace(o, def)
+			if proxyLists[ns] == nil {
+				proxyLists[ns] = map[string]bool{}
+			}
+			if loader.IsProxyList(t) {
+				proxyLists[ns][t.Name] = true
+			}
 		}
 	}
 	admitted := map[string]*validation.Namespace{}
@@ -190,7 +201,10 @@ func admit(objs []loader.Object, def string) ([]loader.Object, map[string][]poli
 		ns := namespace(o, def)
 		vn := admitted[ns]
 		if vn == nil {
-			vn = &validation.Namespace{Groups: groups[ns]}
+			vn = &validation.Namespace{Groups: groups[ns], ProxyLists: proxyLists[ns]}
+			if vn.ProxyLists == nil {
+				vn.ProxyLists = map[string]bool{}
+			}
 			admitted[ns] = vn
 		}
 		var r validation.Result
@@ -206,7 +220,7 @@ func admit(objs []loader.Object, def string) ([]loader.Object, map[string][]poli
 				vn.LoginPolicies = append(vn.LoginPolicies, *t)
 			}
 		case *v1alpha1.IPAllowlist:
-			r = validation.IPAllowlist(t)
+			r = validation.IPAllowlist(t, vn)
 		}
 		for _, w := range r.Warnings {
 			warnings = append(warnings, fmt.Sprintf("warning: %s %s/%s (%s): %s", o.Kind(), ns, o.Typed.GetName(), o.Source, w))

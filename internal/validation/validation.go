@@ -22,6 +22,9 @@ type Namespace struct {
 	Templates     []v1alpha1.PermissionTemplate
 	Groups        []v1alpha1.SalesGroup
 	LoginPolicies []v1alpha1.LoginPolicy
+	// ProxyLists names the ConfigMaps labelled as anonymous-proxy lists; nil when
+	// not known (nothing is then said about them).
+	ProxyLists map[string]bool
 }
 
 // Result is what a check found: errors refuse the object, warnings are shown to the
@@ -217,8 +220,13 @@ func LoginPolicy(l *v1alpha1.LoginPolicy, ns *Namespace, creating bool) Result {
 }
 
 // IPAllowlist warns about networks that allow every address.
-func IPAllowlist(a *v1alpha1.IPAllowlist) Result {
+func IPAllowlist(a *v1alpha1.IPAllowlist, ns *Namespace) Result {
 	var r Result
+	if ref := a.Spec.AnonymousProxyList; ref != nil && ns != nil && ns.ProxyLists != nil && !ns.ProxyLists[ref.ConfigMapRef.Name] {
+		r.warn(field.NewPath("spec", "anonymousProxyList", "configMapRef", "name"),
+			"no ConfigMap %s labelled %s: \"true\" in the namespace: the anonymous-proxy rule refuses every address on its channels until there is one",
+			ref.ConfigMapRef.Name, v1alpha1.ProxyListLabel)
+	}
 	for i, c := range a.Spec.CIDRs {
 		switch c {
 		case "0.0.0.0/0":

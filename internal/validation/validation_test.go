@@ -96,7 +96,15 @@ func TestLoginPolicyAndAllowlist(t *testing.T) {
 	g.Expect(LoginPolicy(second, ns, true).Errors.ToAggregate().Error()).To(Equal("metadata.name: Forbidden: namespace acme already has LoginPolicy first: a CRM account has one login policy"))
 	g.Expect(LoginPolicy(second, ns, false).Errors).To(BeEmpty())
 	al := &v1alpha1.IPAllowlist{Spec: v1alpha1.IPAllowlistSpec{CIDRs: []v1alpha1.CIDR{"10.0.0.0/8", "::/0"}}}
-	g.Expect(IPAllowlist(al).Warnings).To(Equal([]string{"spec.cidrs[1]: ::/0 allows every IPv6 address: the allowlist restricts nothing for IPv6"}))
+	g.Expect(IPAllowlist(al, nil).Warnings).To(Equal([]string{"spec.cidrs[1]: ::/0 allows every IPv6 address: the allowlist restricts nothing for IPv6"}))
+
+	// A proxy list with no labelled ConfigMap behind it fails closed: say so.
+	tor := &v1alpha1.IPAllowlist{Spec: v1alpha1.IPAllowlistSpec{CIDRs: []v1alpha1.CIDR{"10.0.0.0/8"}, BlockAnonymousProxies: true,
+		AnonymousProxyList: &v1alpha1.AnonymousProxyList{ConfigMapRef: v1alpha1.ConfigMapKeyRef{Name: "tor", Key: "exits"}}}}
+	g.Expect(IPAllowlist(tor, &Namespace{ProxyLists: map[string]bool{}}).Warnings).To(ConsistOf(
+		`spec.anonymousProxyList.configMapRef.name: no ConfigMap tor labelled policy.crmauthz.io/anonymous-proxy-list: "true" in the namespace: the anonymous-proxy rule refuses every address on its channels until there is one`))
+	g.Expect(IPAllowlist(tor, &Namespace{ProxyLists: map[string]bool{"tor": true}}).Warnings).To(BeEmpty())
+	g.Expect(IPAllowlist(tor, nil).Warnings).To(BeEmpty(), "nothing said when the ConfigMaps are not known")
 }
 
 func ptrTo[T any](v T) *T { return &v }

@@ -107,7 +107,7 @@ spec:
 		Expect(check(q).Template).To(Equal("marketing"))
 	})
 
-	It("follows the anonymous-proxy ConfigMap, and fails closed when it is deleted", func() {
+	It("follows the anonymous-proxy ConfigMap, and fails closed when it loses its label or is deleted", func() {
 		q := service.CheckRequest{Tenant: "acme", Subject: subject("u-15", "SalesUser"), Action: "view",
 			Resource: service.Resource{Entity: "leads", Owner: "u-15"}, Context: service.Context{IP: "203.0.113.77"}}
 		Expect(check(q).Allowed).To(BeTrue())
@@ -115,7 +115,10 @@ spec:
 		kubectlApply(`
 apiVersion: v1
 kind: ConfigMap
-metadata: {name: tor-exits, namespace: acme}
+metadata:
+  name: tor-exits
+  namespace: acme
+  labels: {policy.crmauthz.io/anonymous-proxy-list: "true"}
 data:
   exits.txt: |
     203.0.113.77
@@ -124,6 +127,11 @@ data:
 
 		q.Context.IP = "203.0.113.5"
 		Expect(check(q).Allowed).To(BeTrue())
+		// Unlabelled, it is no proxy list the manager reads: every address is refused.
+		kubectl("label", "configmap", "tor-exits", "-n", "acme", "policy.crmauthz.io/anonymous-proxy-list-")
+		Eventually(func() string { return string(check(q).Reason) }, 10*time.Second).Should(Equal("AnonymousProxy"))
+		kubectl("label", "configmap", "tor-exits", "-n", "acme", "policy.crmauthz.io/anonymous-proxy-list=true")
+		Eventually(func() bool { return check(q).Allowed }, 10*time.Second).Should(BeTrue())
 		kubectl("delete", "configmap", "tor-exits", "-n", "acme")
 		Eventually(func() string { return string(check(q).Reason) }, 10*time.Second).Should(Equal("AnonymousProxy"))
 		Eventually(func(g Gomega) {

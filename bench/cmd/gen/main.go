@@ -76,7 +76,7 @@ func writeObjects(dir string, t *tenantgen.Tenant) error {
 	}
 	for name, data := range in.ConfigMaps {
 		b, _ := yaml.Marshal(map[string]any{"data": data})
-		docs = append(docs, []byte(fmt.Sprintf("---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: %s, namespace: acme}\n", name))...)
+		docs = append(docs, []byte(fmt.Sprintf("---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: %s, namespace: acme, labels: {policy.crmauthz.io/anonymous-proxy-list: \"true\"}}\n", name))...)
 		docs = append(docs, b...)
 	}
 	return os.WriteFile(filepath.Join(dir, "tenant.yaml"), docs, 0o644)

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/crmauthz/crmauthz/api/v1alpha1"
 	"github.com/crmauthz/crmauthz/internal/tenantgen"
 )
 
@@ -89,7 +90,8 @@ func prerequisites(t *tenantgen.Tenant) []client.Object {
 	ns := t.Input.Tenant
 	out := []client.Object{&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}}
 	for name, data := range t.Input.ConfigMaps {
-		out = append(out, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, Data: data})
+		out = append(out, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns,
+			Labels: map[string]string{v1alpha1.ProxyListLabel: "true"}}, Data: data})
 	}
 	return out
 }
