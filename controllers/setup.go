@@ -15,27 +15,27 @@ type Leader interface {
 // Setup registers the tenant compiler and the initial load that gates readiness
 // (every replica), and the four status writers (which write only while leader). It
 // returns the writers' fan-out, to resync when this replica becomes leader.
-func Setup(mgr ctrl.Manager, store *tenants.Store, leader Leader) (*StatusWriters, error) {
+func Setup(mgr ctrl.Manager, store *tenants.Store, leader Leader, shard *Shard) (*StatusWriters, error) {
 	chans := map[string]nudges{}
 	for _, k := range []string{policy.KindPermissionTemplate, policy.KindSalesGroup, policy.KindLoginPolicy, policy.KindIPAllowlist} {
 		chans[k] = make(nudges, 1024)
 	}
 	writers := &StatusWriters{leader: leader, store: store, channels: chans}
-	tenant := &TenantReconciler{Reader: mgr.GetClient(), Store: store, Builder: tenants.NewBuilder(), Compiled: writers.Notify}
+	tenant := &TenantReconciler{Reader: mgr.GetClient(), Store: store, Builder: tenants.NewBuilder(), Compiled: writers.Notify, Shard: shard}
 	if err := tenant.SetupWithManager(mgr); err != nil {
 		return nil, err
 	}
 	if err := mgr.Add(&InitialLoad{Cache: mgr.GetCache(), Reader: mgr.GetClient(), Tenant: tenant}); err != nil {
 		return nil, err
 	}
-	if err := newPermissionTemplateReconciler(store, chans[policy.KindPermissionTemplate]).setup(mgr, "permissiontemplate", leader); err != nil {
+	if err := newPermissionTemplateReconciler(store, chans[policy.KindPermissionTemplate]).setup(mgr, "permissiontemplate", leader, shard); err != nil {
 		return nil, err
 	}
-	if err := newSalesGroupReconciler(store, chans[policy.KindSalesGroup]).setup(mgr, "salesgroup", leader); err != nil {
+	if err := newSalesGroupReconciler(store, chans[policy.KindSalesGroup]).setup(mgr, "salesgroup", leader, shard); err != nil {
 		return nil, err
 	}
-	if err := newLoginPolicyReconciler(store, chans[policy.KindLoginPolicy]).setup(mgr, "loginpolicy", leader); err != nil {
+	if err := newLoginPolicyReconciler(store, chans[policy.KindLoginPolicy]).setup(mgr, "loginpolicy", leader, shard); err != nil {
 		return nil, err
 	}
-	return writers, newIPAllowlistReconciler(store, chans[policy.KindIPAllowlist]).setup(mgr, "ipallowlist", leader)
+	return writers, newIPAllowlistReconciler(store, chans[policy.KindIPAllowlist]).setup(mgr, "ipallowlist", leader, shard)
 }

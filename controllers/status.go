@@ -51,6 +51,7 @@ type statusReconciler[T object[T]] struct {
 	// events receives a nudge for every object of a tenant just compiled.
 	events nudges
 	leader Leader
+	shard  *Shard
 }
 
 // nudge asks a status writer to look at one object, at a priority: objects of a tenant
@@ -82,8 +83,8 @@ const notCompiledYet = 2 * time.Second
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 
 func (r *statusReconciler[T]) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
-	if !r.leader.IsLeader() {
-		return reconcile.Result{}, nil // the leader writes; on election it resyncs all
+	if !r.leader.IsLeader() || !r.shard.Owns(ctx, req.Namespace) {
+		return reconcile.Result{}, nil // the leader of the tenant's shard writes; on election it resyncs all
 	}
 	obj := r.newObj()
 	if err := r.client.Get(ctx, req.NamespacedName, obj); err != nil {
@@ -135,8 +136,8 @@ func eventWorthy(before, after *metav1.Condition) bool {
 	return before.Status != after.Status || before.Reason != after.Reason || before.Message != after.Message
 }
 
-func (r *statusReconciler[T]) setup(mgr ctrl.Manager, name string, leader Leader) error {
-	r.client, r.leader = mgr.GetClient(), leader
+func (r *statusReconciler[T]) setup(mgr ctrl.Manager, name string, leader Leader, shard *Shard) error {
+	r.client, r.leader, r.shard = mgr.GetClient(), leader, shard
 	r.recorder = mgr.GetEventRecorderFor("crmauthz")
 	return ctrl.NewControllerManagedBy(mgr).
 		Named(name).

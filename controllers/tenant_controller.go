@@ -47,6 +47,8 @@ type TenantReconciler struct {
 	Reader  client.Reader
 	Store   *tenants.Store
 	Builder *tenants.Builder
+	// Shard is the share of tenants this manager compiles; nil: all.
+	Shard *Shard
 	// Compiled is told of each compiled tenant (the status writers listen); first
 	// says it is the tenant's first compile in this process.
 	Compiled func(namespace string, t *tenants.Tenant, first bool)
@@ -71,9 +73,14 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 	lock, _ := r.locks.LoadOrStore(ns, &sync.Mutex{})
 	lock.(*sync.Mutex).Lock()
 	defer lock.(*sync.Mutex).Unlock()
-	in, err := r.input(ctx, ns)
-	if err != nil {
-		return reconcile.Result{}, err
+	in := &policy.Input{Tenant: ns} // another shard's tenant: hold nothing of it
+	if r.Shard.Owns(ctx, ns) {
+		var err error
+		if in, err = r.input(ctx, ns); err != nil {
+			return reconcile.Result{}, err
+		}
+	} else if r.Store.Get(ns) != nil {
+		log.FromContext(ctx).Info("Handed tenant over: its namespace is no longer in this shard", "tenant", ns)
 	}
 	if len(in.Templates)+len(in.Groups)+len(in.LoginPolicies)+len(in.Allowlists) == 0 {
 		if r.Store.Get(ns) != nil {
@@ -213,6 +220,10 @@ func (r *TenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&v1alpha1.LoginPolicy{}, toTenant).
 		Watches(&v1alpha1.IPAllowlist{}, toTenant).
 		Watches(&corev1.ConfigMap{}, configMapToTenant, dataChanged).
+		// A namespace's labels decide which shard holds its tenant.
+		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+			return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: o.GetName()}}}
+		}), builder.WithPredicates(predicate.LabelChangedPredicate{})).
 		WithOptions(controller.Options{NeedLeaderElection: ptr.To(false), MaxConcurrentReconciles: 2}).
 		Complete(r)
 }
@@ -291,6 +302,10 @@ func (l *InitialLoad) Start(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(goruntime.GOMAXPROCS(0))
 	for ns := range namespaces {
+		if !l.Tenant.Shard.Owns(ctx, ns) {
+			delete(namespaces, ns)
+			continue
+		}
 		g.Go(func() error {
 			if _, err := l.Tenant.Reconcile(gctx, reconcile.Request{NamespacedName: types.NamespacedName{Name: ns}}); err != nil {
 				return fmt.Errorf("initial load of tenant %s: %w", ns, err)

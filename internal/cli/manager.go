@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -19,6 +20,7 @@ func newManagerCmd() *cobra.Command {
 	var authTTL, authMaxStale time.Duration
 	var qps float32
 	var burst int
+	var tenantSelector string
 	zapOpts := zap.Options{}
 	cmd := &cobra.Command{
 		Use:   "manager",
@@ -48,6 +50,13 @@ accessreviews.policy.crmauthz.io in the tenant's namespace (SubjectAccessReview)
 					return err
 				}
 				o.Auth = auth.NewKube(cs, authTTL, authMaxStale)
+			}
+			if tenantSelector != "" {
+				sel, err := labels.Parse(tenantSelector)
+				if err != nil {
+					return &exitError{code: 2, msg: "--tenant-selector: " + err.Error()}
+				}
+				o.TenantSelector = sel
 			}
 			if o.Webhooks.Namespace == "" {
 				o.Webhooks.Namespace = operator.PodNamespace()
@@ -79,6 +88,7 @@ accessreviews.policy.crmauthz.io in the tenant's namespace (SubjectAccessReview)
 	f.IntVar(&o.MaxInFlightPerCaller, "max-in-flight-per-caller", 0, "concurrent requests one caller may have (0: 256)")
 	f.Float32Var(&qps, "kube-api-qps", 500, "requests a second to the Kubernetes API server (status writes, reviews)")
 	f.IntVar(&burst, "kube-api-burst", 1000, "bursts of requests to the Kubernetes API server")
+	f.StringVar(&tenantSelector, "tenant-selector", "", "serve only the tenants whose namespace matches this label selector, e.g. crmauthz.io/shard=a (one shard of several; the others answer 421)")
 	f.StringVar(&o.PprofAddr, "pprof-addr", "", "serve Go's profiles (net/http/pprof) on this address, e.g. 127.0.0.1:6060 (off by default)")
 	w := &o.Webhooks
 	f.BoolVar(&w.Enabled, "webhooks", true, "serve the admission webhooks")

@@ -4,8 +4,10 @@ package operator
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -67,6 +69,10 @@ type Options struct {
 	MaxInFlightPerCaller int
 	// PprofAddr serves Go's profiles (net/http/pprof) when set; "" or "0": off.
 	PprofAddr string
+	// TenantSelector, when set, makes this manager one shard: it compiles, serves and
+	// writes the status of the tenants whose namespace matches, and answers 421 for
+	// the others. Webhooks still admit objects of every tenant.
+	TenantSelector labels.Selector
 	// Webhooks serves admission for the four kinds.
 	Webhooks WebhookOptions
 }
@@ -115,6 +121,17 @@ func lean(obj any) (any, error) {
 	return obj, nil
 }
 
+// leaseName is the status writers' lease: one per shard, so each shard elects its own
+// writer.
+func leaseName(selector labels.Selector) string {
+	const base = "crmauthz.policy.crmauthz.io"
+	if selector == nil {
+		return base
+	}
+	sum := sha256.Sum256([]byte(selector.String()))
+	return base + "-" + hex.EncodeToString(sum[:4])
+}
+
 // metricsOptions serves controller-runtime's metrics, when asked for, over HTTPS with
 // the authentication and authorisation filter kubebuilder scaffolds: callers need
 // get on /metrics, as on the decision API's /metrics (the same registry: it names
@@ -153,13 +170,14 @@ func New(cfg *rest.Config, o Options) (*Operator, error) {
 		return nil, err
 	}
 	store := tenants.NewStore(nil)
+	shard := &controllers.Shard{Selector: o.TenantSelector, Reader: mgr.GetClient()}
 	var leader controllers.Leader = alwaysLeader{}
 	var el *elector
 	if o.LeaderElection {
-		el = &elector{cfg: cfg, namespace: o.LeaderElectionNamespace, id: "crmauthz.policy.crmauthz.io"}
+		el = &elector{cfg: cfg, namespace: o.LeaderElectionNamespace, id: leaseName(o.TenantSelector)}
 		leader = el
 	}
-	writers, err := controllers.Setup(mgr, store, leader)
+	writers, err := controllers.Setup(mgr, store, leader, shard)
 	if err != nil {
 		return nil, err
 	}
@@ -188,6 +206,9 @@ func New(cfg *rest.Config, o Options) (*Operator, error) {
 	}
 	opts := server.Options{Auth: o.Auth, Registry: ctrlmetrics.Registry, Gatherer: ctrlmetrics.Registry, MaxInFlightPerCaller: o.MaxInFlightPerCaller,
 		Log: slog.New(logr.ToSlogHandler(ctrl.Log.WithName("api")))}
+	if o.TenantSelector != nil {
+		opts.Shard = shard
+	}
 	switch {
 	case o.DecisionLogWriter != nil:
 		opts.DecisionLog = o.DecisionLogWriter

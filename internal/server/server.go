@@ -71,6 +71,22 @@ type Options struct {
 	// MaxInFlightPerCaller bounds the requests one caller (or, unauthenticated, one
 	// client address) may have in flight; 0 means DefaultMaxInFlightPerCaller.
 	MaxInFlightPerCaller int
+	// Shard, when set, says which tenants this server holds: a request about
+	// another shard's tenant is answered 421, never decided.
+	Shard Shard
+}
+
+// Shard tells the tenants of other shards.
+type Shard interface {
+	// Misdirected says whether tenant is another shard's, and this shard's selector.
+	Misdirected(tenant string) (selector string, misdirected bool)
+}
+
+// MisdirectedError is a request about another shard's tenant: 421.
+type MisdirectedError struct{ Tenant, Selector string }
+
+func (e *MisdirectedError) Error() string {
+	return "tenant " + e.Tenant + " is served by another crmauthz shard: this one serves the namespaces matching " + e.Selector
 }
 
 // DefaultMaxInFlightPerCaller lets one caller use the server fully without letting it
@@ -260,8 +276,8 @@ var (
 )
 
 // fail maps an error to its status in one place: bad input 400, a body not received
-// in time 408, too large 413, too many in flight 429, not ready 503, auth 401/403,
-// anything else 500. None of them is ever an allow. Refused callers are logged, rate
+// in time 408, too large 413, another shard's tenant 421, too many in flight 429, not
+// ready 503, auth 401/403, anything else 500. None of them is ever an allow. Refused callers are logged, rate
 // limited.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, endpoint, tenant, caller string, err error) {
 	status, code, field := http.StatusInternalServerError, "Internal", ""
@@ -269,6 +285,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, endpoint, tenant, 
 	var ia *service.InvalidArgument
 	var ae *AuthError
 	var body *bodyError
+	var mis *MisdirectedError
 	switch {
 	case errors.As(err, &ia):
 		status, code, msg, field = http.StatusBadRequest, "InvalidArgument", ia.Error(), ia.Field
@@ -295,6 +312,8 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, endpoint, tenant, 
 	case errors.As(err, &body):
 		status, code, msg = http.StatusBadRequest, "InvalidArgument", body.Error()
 		w.Header().Set("Connection", "close")
+	case errors.As(err, &mis):
+		status, code, msg = http.StatusMisdirectedRequest, "Misdirected", mis.Error()
 	case errors.Is(err, errTooManyInFlight):
 		status, code, msg = http.StatusTooManyRequests, "ResourceExhausted", err.Error()
 	}
@@ -349,6 +368,17 @@ func (s *Server) readBody(r *http.Request, buf []byte) ([]byte, error) {
 			return buf, &bodyError{err}
 		}
 	}
+}
+
+// misdirected refuses a request about another shard's tenant.
+func (s *Server) misdirected(tenant string) error {
+	if s.opts.Shard == nil {
+		return nil
+	}
+	if selector, mis := s.opts.Shard.Misdirected(tenant); mis {
+		return &MisdirectedError{Tenant: tenant, Selector: selector}
+	}
+	return nil
 }
 
 // admit authenticates and authorises the caller for tenant and takes one of its
@@ -446,6 +476,10 @@ func handle[Q any](s *Server, endpoint string, decide func(*Q, *service.Reply) e
 			return
 		}
 		defer s.inflight.release(slot)
+		if err := s.misdirected(t); err != nil {
+			s.fail(w, r, endpoint, t, caller, err)
+			return
+		}
 		if err := decide(&c.q, &c.reply); err != nil {
 			s.fail(w, r, endpoint, t, caller, err)
 			return
@@ -474,6 +508,10 @@ func (s *Server) tenant(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.inflight.release(slot)
+	if err := s.misdirected(name); err != nil {
+		s.fail(w, r, "tenants", name, caller, err)
+		return
+	}
 	if !s.store.Ready() {
 		s.fail(w, r, "tenants", name, caller, service.Unavailable)
 		return

@@ -1,14 +1,12 @@
 package tenants
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +17,7 @@ import (
 	"github.com/crmauthz/crmauthz/internal/engine"
 	"github.com/crmauthz/crmauthz/internal/policy"
 	"github.com/crmauthz/crmauthz/internal/schema"
+	"github.com/crmauthz/crmauthz/internal/testenv"
 )
 
 const group = `apiVersion: policy.crmauthz.io/v1alpha1
@@ -111,25 +110,7 @@ func TestFilesReloadAndKeepLastGood(t *testing.T) {
 	g.Expect(store.Snapshot("acme")).To(BeNil())
 }
 
-// syncBuffer is a log sink tests read while the code under test writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func newFiles(dir string, log *syncBuffer) (*Files, *prometheus.CounterVec) {
+func newFiles(dir string, log *testenv.SyncBuffer) (*Files, *prometheus.CounterVec) {
 	removed := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "removed"}, []string{"tenant", "kind"})
 	return &Files{Paths: []string{dir}, DefaultNamespace: "default", Builder: NewBuilder(), Store: NewStore(nil),
 		Log: slog.New(slog.NewTextHandler(log, nil)), Removed: removed}, removed
@@ -145,7 +126,7 @@ func TestAnEmptyFileKeepsItsObjects(t *testing.T) {
 	write := func(name, data string) {
 		g.Expect(os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600)).To(Succeed())
 	}
-	var log syncBuffer
+	var log testenv.SyncBuffer
 	f, removed := newFiles(dir, &log)
 	ctx := context.Background()
 	write("group.yaml", group)
@@ -190,7 +171,7 @@ func TestConfigMapVolumeLayout(t *testing.T) {
 	for _, file := range []string{"group.yaml", "template.yaml"} {
 		g.Expect(os.Symlink(filepath.Join("..data", file), filepath.Join(dir, file))).To(Succeed())
 	}
-	var log syncBuffer
+	var log testenv.SyncBuffer
 	f, _ := newFiles(dir, &log)
 	_, problems, err := f.Load(context.Background())
 	g.Expect(err).NotTo(HaveOccurred())
@@ -212,7 +193,7 @@ func TestReloadsWaitUntilFilesAreQuiet(t *testing.T) {
 		g.Expect(os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600)).To(Succeed())
 	}
 	write("policy.yaml", group+"---\n"+templateYAML("[Dashboard]"))
-	var log syncBuffer
+	var log testenv.SyncBuffer
 	f, removed := newFiles(dir, &log)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -1,0 +1,49 @@
+package controllers
+
+import (
+	"context"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// Shard is the share of tenants a manager serves: the namespaces whose labels match
+// Selector. Several manager Deployments with disjoint selectors split the tenants
+// between them, with the namespaces' labels as the only coordinator. A nil Selector
+// (or a nil *Shard) serves every tenant.
+type Shard struct {
+	Selector labels.Selector
+	// Reader reads namespaces (the manager's cache).
+	Reader client.Reader
+}
+
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=list;watch
+
+// Owns says whether tenant ns is in this manager's share. A namespace that does not
+// exist is nobody's: its tenant is simply unknown.
+func (s *Shard) Owns(ctx context.Context, ns string) bool {
+	if s == nil || s.Selector == nil {
+		return true
+	}
+	var n corev1.Namespace
+	if err := s.Reader.Get(ctx, types.NamespacedName{Name: ns}, &n); err != nil {
+		return client.IgnoreNotFound(err) != nil // unreadable: keep it rather than drop it
+	}
+	return s.Selector.Matches(labels.Set(n.Labels))
+}
+
+// Misdirected says whether a request about tenant belongs to another shard, and
+// this one's selector (for the caller's error).
+func (s *Shard) Misdirected(tenant string) (selector string, misdirected bool) {
+	if s == nil || s.Selector == nil {
+		return "", false
+	}
+	ctx := context.Background()
+	var n corev1.Namespace
+	if err := s.Reader.Get(ctx, types.NamespacedName{Name: tenant}, &n); err != nil {
+		return "", false // no such namespace: an unknown tenant, decided as such
+	}
+	return s.Selector.String(), !s.Selector.Matches(labels.Set(n.Labels))
+}
