@@ -93,8 +93,7 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 	}
 	fp := fingerprint(in)
 	if last, ok := r.compiled.Load(ns); ok && last == fp && r.Store.Get(ns) != nil {
-		r.Builder.Refresh(*in) // e.g. statuses written: nothing to compile
-		return reconcile.Result{}, nil
+		return reconcile.Result{}, nil // e.g. a label changed: nothing to compile
 	}
 	// Before the first full load, and for a tenant never compiled, statuses are a
 	// backlog; after, a recompile means something changed and goes ahead of it.
@@ -198,9 +197,9 @@ func (r *TenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		return err
 	}
 	// A spec change, a create or a delete recompiles the tenant; a status write (every
-	// object's, by the leader) changes nothing compiled, but the builder must let go of
-	// the object it replaced: that runs at low priority, behind every change.
-	toTenant := tenantHandler{}
+	// object's, by the leader) changes nothing compiled and only swaps the builder's
+	// reference (tenantHandler.Update).
+	toTenant := func(kind string) tenantHandler { return tenantHandler{kind: kind, builder: r.Builder} }
 	dataChanged := builder.WithPredicates(predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
 		oldCM, okOld := e.ObjectOld.(*corev1.ConfigMap)
 		newCM, okNew := e.ObjectNew.(*corev1.ConfigMap)
@@ -215,10 +214,10 @@ func (r *TenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	})
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("tenant").
-		Watches(&v1alpha1.PermissionTemplate{}, toTenant).
-		Watches(&v1alpha1.SalesGroup{}, toTenant).
-		Watches(&v1alpha1.LoginPolicy{}, toTenant).
-		Watches(&v1alpha1.IPAllowlist{}, toTenant).
+		Watches(&v1alpha1.PermissionTemplate{}, toTenant(policy.KindPermissionTemplate)).
+		Watches(&v1alpha1.SalesGroup{}, toTenant(policy.KindSalesGroup)).
+		Watches(&v1alpha1.LoginPolicy{}, toTenant(policy.KindLoginPolicy)).
+		Watches(&v1alpha1.IPAllowlist{}, toTenant(policy.KindIPAllowlist)).
 		Watches(&corev1.ConfigMap{}, configMapToTenant, dataChanged).
 		// A namespace's labels decide which shard holds its tenant.
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
@@ -228,9 +227,14 @@ func (r *TenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Complete(r)
 }
 
-// tenantHandler queues an object's tenant: at low priority for objects of a first list
-// and for updates that left the spec as it was, at the default for real changes.
-type tenantHandler struct{}
+// tenantHandler queues an object's tenant: at low priority for objects of a first
+// list, at the default for changes. An update that left the spec as it was (a status
+// written) compiles nothing: the builder is told of the cache's new object instead, in
+// the informer's goroutine, as recompiling the tenant for it cost more than writing it.
+type tenantHandler struct {
+	kind    string
+	builder *tenants.Builder
+}
 
 func (tenantHandler) add(q workqueue.TypedRateLimitingInterface[reconcile.Request], o client.Object, priority int) {
 	req := reconcile.Request{NamespacedName: types.NamespacedName{Name: o.GetNamespace()}}
@@ -250,11 +254,11 @@ func (h tenantHandler) Create(_ context.Context, e event.CreateEvent, q workqueu
 }
 
 func (h tenantHandler) Update(_ context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-	priority := 0
-	if e.ObjectOld.GetGeneration() == e.ObjectNew.GetGeneration() {
-		priority = handler.LowPriority
+	if e.ObjectOld.GetUID() == e.ObjectNew.GetUID() && e.ObjectOld.GetGeneration() == e.ObjectNew.GetGeneration() {
+		h.builder.Replaced(e.ObjectNew.GetNamespace(), h.kind, e.ObjectNew)
+		return
 	}
-	h.add(q, e.ObjectNew, priority)
+	h.add(q, e.ObjectNew, 0)
 }
 
 func (h tenantHandler) Delete(_ context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {

@@ -32,9 +32,15 @@ func SetMemoryLimit() int64 {
 		if err != nil || limit <= 0 || limit >= 1<<60 { // "max", or v1's "unlimited"
 			return 0
 		}
-		soft := int64(float64(limit) * memoryLimitShare)
+		soft := SoftMemoryLimit(limit)
 		debug.SetMemoryLimit(soft)
 		return soft
 	}
 	return 0
+}
+
+// SoftMemoryLimit is the Go memory limit the manager sets in a container whose memory
+// limit is limit bytes.
+func SoftMemoryLimit(limit int64) int64 {
+	return int64(float64(limit) * memoryLimitShare)
 }

@@ -2,8 +2,10 @@ package tenants
 
 import (
 	"fmt"
-	"strings"
+	"maps"
 	"sync"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/crmauthz/crmauthz/api/v1alpha1"
 	"github.com/crmauthz/crmauthz/internal/policy"
@@ -33,7 +35,7 @@ var fallbackReasons = map[string]bool{v1alpha1.ReasonInvalid: true, v1alpha1.Rea
 // caller builds one tenant at a time.
 func (b *Builder) Build(in policy.Input, refused ...policy.ObjectStatus) *Tenant {
 	b.mu.Lock()
-	good := b.lastGood[in.Tenant]
+	good := maps.Clone(b.lastGood[in.Tenant]) // Replaced writes the builder's own while this reads
 	b.mu.Unlock()
 	snap, rep := policy.Compile(in)
 
@@ -87,7 +89,8 @@ func (b *Builder) Build(in policy.Input, refused ...policy.ObjectStatus) *Tenant
 	}
 
 	// Remember what compiled now; forget objects that are gone.
-	kept := map[string]any{}
+	current := byKey(&in)
+	kept := make(map[string]any, len(current))
 	for _, o := range rep.Objects {
 		k := o.Kind + "/" + o.Name
 		if _, sub := substituted[k]; sub {
@@ -97,39 +100,42 @@ func (b *Builder) Build(in policy.Input, refused ...policy.ObjectStatus) *Tenant
 			continue
 		}
 		if o.InForce {
-			if obj := find(&in, o.Kind, o.Name); obj != nil {
+			if obj, ok := current[k]; ok {
 				kept[k] = obj
 			}
 		}
 	}
 	b.mu.Lock()
+	for k, obj := range kept {
+		// A version the cache replaced while this compiled (Replaced) is the one to hold.
+		if cur, ok := b.lastGood[in.Tenant][k]; ok && cur != good[k] && sameVersion(cur, obj) {
+			kept[k] = cur
+		}
+	}
 	b.lastGood[in.Tenant] = kept
 	b.mu.Unlock()
 	return &Tenant{Snapshot: snap, Report: rep, LoadedAt: snap.CompiledAt}
 }
 
-// Refresh points the tenant's last good versions at in's objects where they are the
-// same generation: the informer cache replaces an object whenever its status is
-// written, and a last good version still held from before would keep a second copy of
-// every object alive. Objects enforced from an older version keep theirs.
-func (b *Builder) Refresh(in policy.Input) {
+// Replaced tells the builder that the cache replaced one of the tenant's objects
+// without a new generation (its status was written): a last good version held from
+// before would keep a second copy of the object alive, so the builder takes obj, which
+// is the same spec, instead. An object enforced from an older generation keeps it.
+// It is cheap (the informer's event handler calls it for every status write).
+func (b *Builder) Replaced(tenant, kind string, obj metav1.Object) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	good := b.lastGood[in.Tenant]
-	for k, prev := range good {
-		kind, name, _ := strings.Cut(k, "/")
-		cur := find(&in, kind, name)
-		if cur != nil && generation(cur) == generation(prev) {
-			good[k] = cur
-		}
+	k := kind + "/" + obj.GetName()
+	if prev, ok := b.lastGood[tenant][k]; ok && sameVersion(prev, obj) {
+		b.lastGood[tenant][k] = obj
 	}
 }
 
-func generation(o any) int64 {
-	if m, ok := o.(interface{ GetGeneration() int64 }); ok {
-		return m.GetGeneration()
-	}
-	return -1
+// sameVersion says whether a and b are the same object at the same generation.
+func sameVersion(a, b any) bool {
+	ma, okA := a.(metav1.Object)
+	mb, okB := b.(metav1.Object)
+	return okA && okB && ma.GetUID() == mb.GetUID() && ma.GetGeneration() == mb.GetGeneration()
 }
 
 // Forget drops a tenant's history (its namespace has no objects left).
@@ -152,29 +158,24 @@ func index[T any, PT interface {
 	return -1
 }
 
-// find returns the input's object of kind called name, or nil. It is not copied:
-// compiling never modifies its input, and the manager's input is the informer cache's
-// own objects, which are replaced, never changed, when they change.
-func find(in *policy.Input, kind, name string) any {
-	switch kind {
-	case policy.KindPermissionTemplate:
-		if i := index(in.Templates, name); i >= 0 {
-			return &in.Templates[i]
-		}
-	case policy.KindSalesGroup:
-		if i := index(in.Groups, name); i >= 0 {
-			return &in.Groups[i]
-		}
-	case policy.KindLoginPolicy:
-		if i := index(in.LoginPolicies, name); i >= 0 {
-			return &in.LoginPolicies[i]
-		}
-	case policy.KindIPAllowlist:
-		if i := index(in.Allowlists, name); i >= 0 {
-			return &in.Allowlists[i]
-		}
+// byKey maps kind/name to the input's objects. They are not copied: compiling never
+// modifies its input, and the manager's input is the informer cache's own objects,
+// which are replaced, never changed, when they change.
+func byKey(in *policy.Input) map[string]any {
+	m := make(map[string]any, len(in.Templates)+len(in.Groups)+len(in.LoginPolicies)+len(in.Allowlists))
+	for i := range in.Templates {
+		m[policy.KindPermissionTemplate+"/"+in.Templates[i].Name] = &in.Templates[i]
 	}
-	return nil
+	for i := range in.Groups {
+		m[policy.KindSalesGroup+"/"+in.Groups[i].Name] = &in.Groups[i]
+	}
+	for i := range in.LoginPolicies {
+		m[policy.KindLoginPolicy+"/"+in.LoginPolicies[i].Name] = &in.LoginPolicies[i]
+	}
+	for i := range in.Allowlists {
+		m[policy.KindIPAllowlist+"/"+in.Allowlists[i].Name] = &in.Allowlists[i]
+	}
+	return m
 }
 
 // add appends prev to the input.

@@ -83,10 +83,11 @@ func TestStoreSwapsAtomically(t *testing.T) {
 	g.Expect(s.Ready()).To(BeTrue())
 }
 
-// TestRefreshLetsGoOfReplacedObjects: the informer cache replaces an object when its
+// TestReplacedLetsGoOfOldObjects: the informer cache replaces an object when its
 // status is written; the builder must then hold the new one, not keep the old alive —
-// unless the object is enforced from an older generation, whose spec it still needs.
-func TestRefreshLetsGoOfReplacedObjects(t *testing.T) {
+// unless the object is enforced from an older generation, whose spec it still needs, or
+// the new one is another object of the same name.
+func TestReplacedLetsGoOfOldObjects(t *testing.T) {
 	g := NewWithT(t)
 	b := NewBuilder()
 	in := policy.Input{Tenant: "acme", Templates: []v1alpha1.PermissionTemplate{template(1, v1alpha1.AccessFull)}}
@@ -97,15 +98,21 @@ func TestRefreshLetsGoOfReplacedObjects(t *testing.T) {
 	first := held()
 
 	// The status is written: same generation, a new object.
-	statusWritten := policy.Input{Tenant: "acme", Templates: []v1alpha1.PermissionTemplate{template(1, v1alpha1.AccessFull)}}
-	b.Refresh(statusWritten)
-	g.Expect(held()).To(BeIdenticalTo(&statusWritten.Templates[0]))
+	statusWritten := template(1, v1alpha1.AccessFull)
+	b.Replaced("acme", policy.KindPermissionTemplate, &statusWritten)
+	g.Expect(held()).To(BeIdenticalTo(&statusWritten))
 	g.Expect(held()).NotTo(BeIdenticalTo(first))
 
-	// Generation 2 does not compile: generation 1 stays held through refreshes.
+	// Another object of the same name (deleted and created again) is not the same.
+	other := template(1, v1alpha1.AccessFull)
+	other.UID = "another"
+	b.Replaced("acme", policy.KindPermissionTemplate, &other)
+	g.Expect(held()).To(BeIdenticalTo(&statusWritten))
+
+	// Generation 2 does not compile: generation 1 stays held through status writes.
 	broken := policy.Input{Tenant: "acme", Templates: []v1alpha1.PermissionTemplate{template(2, v1alpha1.AccessPartial, "Phone")}}
 	b.Build(broken)
-	b.Refresh(broken)
+	b.Replaced("acme", policy.KindPermissionTemplate, &broken.Templates[0])
 	g.Expect(held().Generation).To(BeEquivalentTo(1))
 	g.Expect(canDelete(b.Build(broken))).To(BeTrue(), "generation 1 is still enforced")
 }

@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -38,6 +39,8 @@ type config struct {
 	qps          float32
 	burst        int
 	managerFlags []string
+	// memoryLimit is the manager's container limit the run emulates (bytes; 0: none).
+	memoryLimit int64
 }
 
 func parseFlags() (config, error) {
@@ -56,7 +59,13 @@ func parseFlags() (config, error) {
 	flag.Float64Var(&qps, "qps", 2000, "client-side QPS of the bench's own clients")
 	flag.IntVar(&c.burst, "burst", 4000, "client-side burst of the bench's own clients")
 	flag.StringVar(&managerFlags, "manager-flags", os.Getenv("MANAGER_FLAGS"), "extra flags for `crmauthz manager` (default: $MANAGER_FLAGS)")
+	memoryLimit := flag.String("memory-limit", "2Gi", "the manager container's memory limit to emulate (config/manager's): the manager gets GOMEMLIMIT at the share of it it sets in a container, unless GOMEMLIMIT is set already; \"0\": none")
 	flag.Parse()
+	q, err := resource.ParseQuantity(*memoryLimit)
+	if err != nil {
+		return c, fmt.Errorf("-memory-limit: %w", err)
+	}
+	c.memoryLimit = q.Value()
 	c.qps = float32(qps)
 	c.managerFlags = strings.Fields(managerFlags)
 	if c.n < 1 {
@@ -158,7 +167,7 @@ func run(ctx context.Context, cfg config) (err error) {
 // mid-backlog change, and waits for the statuses to converge (or the time limit).
 func firstRun(ctx context.Context, cfg config, cl *cluster, bin string, tr *tracker, r *results) error {
 	step("starting the manager")
-	m, err := startManager(bin, cl.kubeconfig, filepath.Join(cfg.out, fmt.Sprintf("scale-%d-manager.log", cfg.n)), cfg.managerFlags)
+	m, err := startManager(bin, cl.kubeconfig, filepath.Join(cfg.out, fmt.Sprintf("scale-%d-manager.log", cfg.n)), cfg)
 	if err != nil {
 		return err
 	}
@@ -197,7 +206,7 @@ func firstRun(ctx context.Context, cfg config, cl *cluster, bin string, tr *trac
 // the statuses are written by then, so this is loading and compiling every tenant.
 func restart(ctx context.Context, cfg config, cl *cluster, bin string, r *results) error {
 	step("restart: starting the manager again")
-	m, err := startManager(bin, cl.kubeconfig, filepath.Join(cfg.out, fmt.Sprintf("scale-%d-manager-restart.log", cfg.n)), cfg.managerFlags)
+	m, err := startManager(bin, cl.kubeconfig, filepath.Join(cfg.out, fmt.Sprintf("scale-%d-manager-restart.log", cfg.n)), cfg)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/crmauthz/crmauthz/internal/operator"
 )
 
 // stopGrace is how long the manager has to stop after SIGTERM before it is killed.
@@ -34,8 +36,9 @@ type manager struct {
 }
 
 // startManager runs the manager as users do, with the flags the benchmark needs and
-// extra ones (MANAGER_FLAGS) after them, so they win; its output goes to logPath.
-func startManager(bin, kubeconfig, logPath string, extra []string) (*manager, error) {
+// extra ones (MANAGER_FLAGS) after them, so they win, and the Go memory limit it would
+// set itself in a container of cfg.memoryLimit; its output goes to logPath.
+func startManager(bin, kubeconfig, logPath string, cfg config) (*manager, error) {
 	apiPort, err := freePort()
 	if err != nil {
 		return nil, err
@@ -53,9 +56,12 @@ func startManager(bin, kubeconfig, logPath string, extra []string) (*manager, er
 		"--health-probe-bind-address", "127.0.0.1:" + probePort,
 		"--metrics-bind-address", "0",
 		"--leader-elect=false", "--allow-unauthenticated", "--webhooks=false", "--decision-log=false",
-	}, extra...)
+	}, cfg.managerFlags...)
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	if limit := managerGoMemLimit(cfg); limit != "" {
+		cmd.Env = append(cmd.Env, "GOMEMLIMIT="+limit)
+	}
 	cmd.Stdout, cmd.Stderr = log, log
 	m := &manager{cmd: cmd, log: log, logPath: logPath, apiURL: "http://127.0.0.1:" + apiPort,
 		http: &http.Client{Timeout: 10 * time.Second}, exited: make(chan struct{})}
@@ -71,6 +77,15 @@ func startManager(bin, kubeconfig, logPath string, extra []string) (*manager, er
 		close(m.exited)
 	}()
 	return m, nil
+}
+
+// managerGoMemLimit is the GOMEMLIMIT the manager runs with: the caller's, or the one
+// the manager sets itself in a container of cfg.memoryLimit ("" for none).
+func managerGoMemLimit(cfg config) string {
+	if v := os.Getenv("GOMEMLIMIT"); v != "" || cfg.memoryLimit <= 0 {
+		return v
+	}
+	return strconv.FormatInt(operator.SoftMemoryLimit(cfg.memoryLimit), 10)
 }
 
 // freePort asks the kernel for a port that is free now (the manager binds it soon

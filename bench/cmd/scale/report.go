@@ -68,6 +68,9 @@ func (r *results) header(b *strings.Builder) {
 		flags = strings.Join(c.managerFlags, " ")
 	}
 	fmt.Fprintf(b, "manager: bin/crmauthz manager --leader-elect=false --allow-unauthenticated --webhooks=false --decision-log=false; MANAGER_FLAGS: %s\n", flags)
+	if limit := managerGoMemLimit(c); limit != "" {
+		fmt.Fprintf(b, "  GOMEMLIMIT=%s (what the manager sets itself in a container limited to %s: -memory-limit)\n", limit, mib(c.memoryLimit))
+	}
 	fmt.Fprintf(b, "clients: envtest's admin (system:masters, exempt from API Priority and Fairness), bench clients at QPS %.0f, burst %d\n\n", c.qps, c.burst)
 	fmt.Fprintf(b, "load: %d objects (namespaces, ConfigMaps, crmauthz objects) in %s: %.0f objects/s, %d workers\n",
 		r.load.objects, r.load.elapsed.Round(time.Millisecond), r.load.rate(), c.workers)
