@@ -106,7 +106,7 @@ func (o *serveOptions) run(ctx context.Context) error {
 	if o.decisionLog {
 		opts.DecisionLog = os.Stderr
 	}
-	srv := server.New(service.New(store, nil), store, opts)
+	srv := server.New(service.New(store, nil), opts)
 	defer srv.Close(2 * time.Second)
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)

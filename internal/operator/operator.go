@@ -222,7 +222,7 @@ func New(cfg *rest.Config, o Options) (*Operator, error) {
 		}
 		opts.LoopbackHostsOnly = server.IsLoopbackHost(addr)
 	}
-	api := server.New(service.New(store, nil), store, opts)
+	api := server.New(service.New(store, nil), opts)
 	tlsConfig, err := apiTLS(o)
 	if err != nil {
 		return nil, err

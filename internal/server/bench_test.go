@@ -22,7 +22,7 @@ func BenchmarkHTTPCheck(b *testing.B) {
 	store.Put("acme", tenants.NewBuilder().Build(t.Input))
 	store.SetReady()
 	reg := prometheus.NewRegistry()
-	h := server.New(service.New(store, nil), store, server.Options{Registry: reg}).Handler()
+	h := server.New(service.New(store, nil), server.Options{Registry: reg}).Handler()
 	body := []byte(`{"tenant":"acme","subject":{"user":"` + t.Members[150][1] + `","role":"SalesUser"},"action":"edit","resource":{"entity":"leads","id":"L-1","owner":"` + t.Members[150][2] + `","sharedWith":["u-00001"]},"fields":["Name","Stage"],"context":{"channel":"UI"}}`)
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -31,7 +31,7 @@ func FuzzHandler(f *testing.F) {
 		f.Add(uint8(i), []byte(s))
 	}
 	fx := newFixture(f, true)
-	s := server.New(service.New(fx.store, nil), fx.store, server.Options{DecisionLog: io.Discard, MaxBodyBytes: 64 << 10})
+	s := server.New(service.New(fx.store, nil), server.Options{DecisionLog: io.Discard, MaxBodyBytes: 64 << 10})
 	f.Cleanup(func() { s.Close(time.Second) })
 	h := s.Handler()
 	f.Fuzz(func(t *testing.T, which uint8, body []byte) {

@@ -37,7 +37,7 @@ func TestAStalledDecisionLogNeverStopsDecisions(t *testing.T) {
 	f := newFixture(t, true)
 	sink := stalled{release: make(chan struct{})}
 	reg := prometheus.NewRegistry()
-	s := server.New(service.New(f.store, nil), f.store, server.Options{DecisionLog: sink, DecisionLogBuffer: 64, Registry: reg, Gatherer: reg})
+	s := server.New(service.New(f.store, nil), server.Options{DecisionLog: sink, DecisionLogBuffer: 64, Registry: reg, Gatherer: reg})
 	srv := httptest.NewServer(s.Handler())
 	defer srv.Close()
 	defer close(sink.release)
@@ -133,7 +133,7 @@ func TestBodiesThatCannotBeReadAre4xx(t *testing.T) {
 	g := NewWithT(t)
 	f := newFixture(t, true)
 	reg := prometheus.NewRegistry()
-	s := server.New(service.New(f.store, nil), f.store, server.Options{Registry: reg})
+	s := server.New(service.New(f.store, nil), server.Options{Registry: reg})
 	hs := &http.Server{Handler: s.Handler(), ReadTimeout: 300 * time.Millisecond, WriteTimeout: 2 * time.Second}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	g.Expect(err).NotTo(HaveOccurred())
@@ -209,7 +209,7 @@ func TestMetricsNeedTheAPIsCredentials(t *testing.T) {
 	g := NewWithT(t)
 	f := newFixture(t, true)
 	reg := prometheus.NewRegistry()
-	s := server.New(service.New(f.store, nil), f.store, server.Options{Auth: tokens{}, Registry: reg, Gatherer: reg})
+	s := server.New(service.New(f.store, nil), server.Options{Auth: tokens{}, Registry: reg, Gatherer: reg})
 	srv := httptest.NewServer(s.Handler())
 	defer srv.Close()
 	code, body := get(t, srv.URL+"/metrics", "", "")
@@ -231,7 +231,7 @@ func TestRefusedCallersAreLoggedRateLimited(t *testing.T) {
 	var mu sync.Mutex
 	var buf bytes.Buffer
 	log := slog.New(slog.NewJSONHandler(lockedWriter{&mu, &buf}, nil))
-	s := server.New(service.New(f.store, nil), f.store, server.Options{Auth: tokens{}, Log: log})
+	s := server.New(service.New(f.store, nil), server.Options{Auth: tokens{}, Log: log})
 	srv := httptest.NewServer(s.Handler())
 	defer srv.Close()
 	post := func(token, body string) int {
@@ -273,7 +273,7 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 func TestLoopbackServersAnswerOnlyLocalHostNames(t *testing.T) {
 	g := NewWithT(t)
 	f := newFixture(t, true)
-	s := server.New(service.New(f.store, nil), f.store, server.Options{LoopbackHostsOnly: true})
+	s := server.New(service.New(f.store, nil), server.Options{LoopbackHostsOnly: true})
 	srv := httptest.NewServer(s.Handler())
 	defer srv.Close()
 	for _, host := range []string{"localhost", "localhost:8080", "127.0.0.1:8080", "[::1]:8080", "LOCALHOST"} {

@@ -7,8 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/crmauthz/crmauthz/internal/engine"
-	"github.com/crmauthz/crmauthz/internal/tenants"
+	"github.com/crmauthz/crmauthz/internal/service"
 )
 
 // Metrics are the decision API's Prometheus metrics.
@@ -26,23 +25,23 @@ type endpointMetrics struct {
 	endpoint string
 	latency  prometheus.Observer
 	mu       sync.Mutex
-	reasons  atomic.Pointer[map[engine.Reason]prometheus.Counter] // copied on write
+	reasons  atomic.Pointer[map[service.Reason]prometheus.Counter] // copied on write
 }
 
 func (m *Metrics) forEndpoint(endpoint string) *endpointMetrics {
 	e := &endpointMetrics{m: m, endpoint: endpoint, latency: m.latency.WithLabelValues(endpoint)}
-	e.reasons.Store(&map[engine.Reason]prometheus.Counter{})
+	e.reasons.Store(&map[service.Reason]prometheus.Counter{})
 	return e
 }
 
 // decided counts one decision.
-func (e *endpointMetrics) decided(reason engine.Reason) {
+func (e *endpointMetrics) decided(reason service.Reason) {
 	if c, ok := (*e.reasons.Load())[reason]; ok {
 		c.Inc()
 		return
 	}
 	e.mu.Lock()
-	next := map[engine.Reason]prometheus.Counter{}
+	next := map[service.Reason]prometheus.Counter{}
 	for r, c := range *e.reasons.Load() {
 		next[r] = c
 	}
@@ -53,9 +52,9 @@ func (e *endpointMetrics) decided(reason engine.Reason) {
 	c.Inc()
 }
 
-// NewMetrics registers the API's metrics, and per-tenant gauges read from store at
+// NewMetrics registers the API's metrics, and per-tenant gauges read from svc at
 // scrape time, with reg (the manager's registry in-cluster).
-func NewMetrics(reg prometheus.Registerer, store *tenants.Store) *Metrics {
+func NewMetrics(reg prometheus.Registerer, svc *service.Service) *Metrics {
 	m := &Metrics{
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "crmauthz_decisions_total",
@@ -75,7 +74,7 @@ func NewMetrics(reg prometheus.Registerer, store *tenants.Store) *Metrics {
 			Help: "Decision log lines dropped because the log's sink did not keep up (decisions are never delayed for it).",
 		}),
 	}
-	reg.MustRegister(m.decisions, m.latency, m.refused, m.logDropped, &tenantCollector{store: store})
+	reg.MustRegister(m.decisions, m.latency, m.refused, m.logDropped, &tenantCollector{svc: svc})
 	return m
 }
 
@@ -90,9 +89,9 @@ var (
 		"1 once the first full policy load finished and decisions are served.", nil, nil)
 )
 
-// tenantCollector reports per-tenant state straight from the store, so no gauge
+// tenantCollector reports per-tenant state straight from the service, so no gauge
 // outlives its tenant.
-type tenantCollector struct{ store *tenants.Store }
+type tenantCollector struct{ svc *service.Service }
 
 func (c *tenantCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- revisionDesc
@@ -103,27 +102,15 @@ func (c *tenantCollector) Describe(ch chan<- *prometheus.Desc) {
 
 func (c *tenantCollector) Collect(ch chan<- prometheus.Metric) {
 	ready := 0.0
-	if c.store.Ready() {
+	if c.svc.Ready() {
 		ready = 1
 	}
 	ch <- prometheus.MustNewConstMetric(readyDesc, prometheus.GaugeValue, ready)
 	now := time.Now()
-	for _, name := range c.store.Names() {
-		t := c.store.Get(name)
-		if t == nil {
-			continue
-		}
-		ch <- prometheus.MustNewConstMetric(revisionDesc, prometheus.GaugeValue, 1, name, t.Snapshot.Revision)
-		ch <- prometheus.MustNewConstMetric(ageDesc, prometheus.GaugeValue, now.Sub(t.LoadedAt).Seconds(), name)
-		in, out := 0, 0
-		for _, o := range t.Report.Objects {
-			if o.InForce {
-				in++
-			} else {
-				out++
-			}
-		}
-		ch <- prometheus.MustNewConstMetric(objectsDesc, prometheus.GaugeValue, float64(in), name, "true")
-		ch <- prometheus.MustNewConstMetric(objectsDesc, prometheus.GaugeValue, float64(out), name, "false")
+	for _, t := range c.svc.Summaries() {
+		ch <- prometheus.MustNewConstMetric(revisionDesc, prometheus.GaugeValue, 1, t.Tenant, t.Revision)
+		ch <- prometheus.MustNewConstMetric(ageDesc, prometheus.GaugeValue, now.Sub(t.CompiledAt).Seconds(), t.Tenant)
+		ch <- prometheus.MustNewConstMetric(objectsDesc, prometheus.GaugeValue, float64(t.InForce), t.Tenant, "true")
+		ch <- prometheus.MustNewConstMetric(objectsDesc, prometheus.GaugeValue, float64(t.LeftOut), t.Tenant, "false")
 	}
 }

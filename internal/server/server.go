@@ -21,7 +21,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/crmauthz/crmauthz/internal/service"
-	"github.com/crmauthz/crmauthz/internal/tenants"
 )
 
 // DefaultMaxBodyBytes bounds a request body: a batch of 100 checks fits easily.
@@ -96,7 +95,6 @@ const DefaultMaxInFlightPerCaller = 256
 // Server serves the decision API of SPEC §3.4.
 type Server struct {
 	svc      *service.Service
-	store    *tenants.Store
 	opts     Options
 	metrics  *Metrics
 	inflight *inflight
@@ -104,9 +102,8 @@ type Server struct {
 	refusals *refusalLog
 }
 
-// New returns a server deciding with svc on the policy in store. Close stops its
-// decision log.
-func New(svc *service.Service, store *tenants.Store, opts Options) *Server {
+// New returns a server deciding with svc. Close stops its decision log.
+func New(svc *service.Service, opts Options) *Server {
 	if opts.MaxBodyBytes == 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
@@ -116,10 +113,10 @@ func New(svc *service.Service, store *tenants.Store, opts Options) *Server {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
-	s := &Server{svc: svc, store: store, opts: opts, inflight: &inflight{max: opts.MaxInFlightPerCaller, n: map[string]int{}},
+	s := &Server{svc: svc, opts: opts, inflight: &inflight{max: opts.MaxInFlightPerCaller, n: map[string]int{}},
 		refusals: newRefusalLog(opts.Log)}
 	if opts.Registry != nil {
-		s.metrics = NewMetrics(opts.Registry, store)
+		s.metrics = NewMetrics(opts.Registry, svc)
 	}
 	if opts.DecisionLog != nil {
 		var dropped prometheus.Counter
@@ -228,7 +225,7 @@ func IsLoopbackHost(host string) bool {
 }
 
 func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
-	if !s.store.Ready() {
+	if !s.svc.Ready() {
 		writeError(w, http.StatusServiceUnavailable, "Unavailable", "policy not loaded yet", "")
 		return
 	}
@@ -286,6 +283,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, endpoint, tenant, 
 	var ae *AuthError
 	var body *bodyError
 	var mis *MisdirectedError
+	var nf *service.NotFound
 	switch {
 	case errors.As(err, &ia):
 		status, code, msg, field = http.StatusBadRequest, "InvalidArgument", ia.Error(), ia.Field
@@ -312,6 +310,8 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, endpoint, tenant, 
 	case errors.As(err, &body):
 		status, code, msg = http.StatusBadRequest, "InvalidArgument", body.Error()
 		w.Header().Set("Connection", "close")
+	case errors.As(err, &nf):
+		status, code, msg = http.StatusNotFound, "NotFound", nf.Error()
 	case errors.As(err, &mis):
 		status, code, msg = http.StatusMisdirectedRequest, "Misdirected", mis.Error()
 	case errors.Is(err, errTooManyInFlight):
@@ -512,14 +512,10 @@ func (s *Server) tenant(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, "tenants", name, caller, err)
 		return
 	}
-	if !s.store.Ready() {
-		s.fail(w, r, "tenants", name, caller, service.Unavailable)
+	doc, err := s.svc.Describe(name)
+	if err != nil {
+		s.fail(w, r, "tenants", name, caller, err)
 		return
 	}
-	t := s.store.Get(name)
-	if t == nil {
-		writeError(w, http.StatusNotFound, "NotFound", "tenant "+name+" has no crmauthz policy", "")
-		return
-	}
-	writeJSON(w, http.StatusOK, describeTenant(name, t))
+	writeJSON(w, http.StatusOK, doc)
 }

@@ -56,7 +56,7 @@ func newFixture(t testing.TB, ready bool) *fixture {
 		store.SetReady()
 	}
 	f := &fixture{store: store, log: &bytes.Buffer{}, reg: prometheus.NewRegistry()}
-	s := server.New(service.New(store, nil), store, server.Options{
+	s := server.New(service.New(store, nil), server.Options{
 		DecisionLog: f.log, Registry: f.reg, Gatherer: f.reg, MaxBodyBytes: 64 << 10,
 	})
 	f.server = s
@@ -195,7 +195,7 @@ func TestDecisionLogNamesTheCaller(t *testing.T) {
 	f := newFixture(t, true)
 	store := f.store
 	var log bytes.Buffer
-	s := server.New(service.New(store, nil), store, server.Options{Auth: fixedCaller("system:serviceaccount:crm:backend"), DecisionLog: &log})
+	s := server.New(service.New(store, nil), server.Options{Auth: fixedCaller("system:serviceaccount:crm:backend"), DecisionLog: &log})
 	defer s.Close(time.Second)
 	srv := httptest.NewServer(s.Handler())
 	defer srv.Close()

@@ -47,6 +47,15 @@ func (s *Store) Snapshot(name string) *policy.Snapshot {
 	return nil
 }
 
+// Compiled returns the tenant's snapshot and the report of its compile (nil, nil for
+// an unknown tenant): the service describes tenants with it.
+func (s *Store) Compiled(name string) (*policy.Snapshot, *policy.Report) {
+	if t := (*s.tenants.Load())[name]; t != nil {
+		return t.Snapshot, t.Report
+	}
+	return nil, nil
+}
+
 // Get returns the tenant's state, nil for an unknown tenant.
 func (s *Store) Get(name string) *Tenant { return (*s.tenants.Load())[name] }
 
