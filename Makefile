@@ -6,6 +6,8 @@ SHELL := /usr/bin/env bash -o pipefail
 LOCALBIN ?= $(CURDIR)/bin
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
+GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint
+GOLANGCI_LINT_VERSION ?= v2.15.0
 BENCHSTAT ?= $(LOCALBIN)/benchstat
 BENCHSTAT_VERSION ?= v0.0.0-20260908200009-22c9c6c9d4da
 # The envtest control plane (kube-apiserver, etcd) is built from Go modules by
@@ -42,6 +44,11 @@ fmt: ## Run go fmt.
 .PHONY: vet
 vet: ## Run go vet.
 	go vet ./...
+
+.PHONY: lint
+lint: golangci-lint ## Run golangci-lint (configuration: .golangci.yml).
+	$(GOLANGCI_LINT) run ./...
+	cd bench && $(GOLANGCI_LINT) run --config ../.golangci.yml ./...
 
 .PHONY: verify
 verify: manifests generate ## Fail when generated files or formatting are stale.
@@ -116,6 +123,11 @@ envtest: $(LOCALBIN) ## Build kube-apiserver and etcd for envtest if missing (ca
 benchstat: $(BENCHSTAT) ## Install benchstat into bin/.
 $(BENCHSTAT): $(LOCALBIN)
 	$(call go-install-tool,$(BENCHSTAT),golang.org/x/perf/cmd/benchstat,$(BENCHSTAT_VERSION))
+
+.PHONY: golangci-lint
+golangci-lint: $(GOLANGCI_LINT) ## Install golangci-lint into bin/.
+$(GOLANGCI_LINT): $(LOCALBIN)
+	$(call go-install-tool,$(GOLANGCI_LINT),github.com/golangci/golangci-lint/v2/cmd/golangci-lint,$(GOLANGCI_LINT_VERSION))
 
 .PHONY: controller-gen
 controller-gen: $(CONTROLLER_GEN) ## Install controller-gen into bin/.

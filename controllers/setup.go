@@ -17,11 +17,11 @@ type Leader interface {
 // returns the writers' fan-out, to resync when this replica becomes leader.
 func Setup(mgr ctrl.Manager, store *tenants.Store, leader Leader, shard *Shard) (*StatusWriters, error) {
 	chans := map[string]nudges{}
-	for _, k := range []string{policy.KindPermissionTemplate, policy.KindSalesGroup, policy.KindLoginPolicy, policy.KindIPAllowlist} {
-		chans[k] = make(nudges, 1024)
+	for _, k := range policyKinds {
+		chans[k.kind] = make(nudges, 1024)
 	}
 	writers := &StatusWriters{leader: leader, store: store, channels: chans}
-	tenant := &TenantReconciler{Reader: mgr.GetClient(), Store: store, Builder: tenants.NewBuilder(), Compiled: writers.Notify, Shard: shard}
+	tenant := &TenantReconciler{Reader: mgr.GetClient(), Store: store, Builder: tenants.NewBuilder(), Compiled: writers.Notify, Shard: shard, Informers: mgr.GetCache()}
 	if err := tenant.SetupWithManager(mgr); err != nil {
 		return nil, err
 	}

@@ -15,12 +15,15 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
@@ -49,6 +52,9 @@ type TenantReconciler struct {
 	Builder *tenants.Builder
 	// Shard is the share of tenants this manager compiles; nil: all.
 	Shard *Shard
+	// Informers, when set (the manager's cache), let the builder hold the cache's own
+	// objects as last good versions (adopt).
+	Informers cache.Informers
 	// Compiled is told of each compiled tenant (the status writers listen); first
 	// says it is the tenant's first compile in this process.
 	Compiled func(namespace string, t *tenants.Tenant, first bool)
@@ -99,6 +105,7 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 	// backlog; after, a recompile means something changed and goes ahead of it.
 	first := !r.Store.Ready() || r.Store.Get(ns) == nil
 	t := r.Builder.Build(*in)
+	r.adopt(ctx, ns)
 	r.Store.Put(ns, t)
 	r.compiled.Store(ns, fp)
 	log.FromContext(ctx).V(1).Info("Compiled tenant", "tenant", ns, "revision", t.Snapshot.Revision, "objects", len(t.Snapshot.Objects))
@@ -106,6 +113,47 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 		r.Compiled(ns, t, first)
 	}
 	return reconcile.Result{}, nil
+}
+
+// adopt points the builder's last good versions of tenant ns at the informer cache's
+// own objects. The input was read as copies of each object's top level (a List copies
+// every object into its Items), and holding those kept a second set of a thousand
+// tenants' object shells alive — until each object's status was written, and never
+// after a restart, when nothing is written.
+func (r *TenantReconciler) adopt(ctx context.Context, ns string) {
+	if r.Informers == nil {
+		return
+	}
+	for _, k := range policyKinds {
+		inf, err := r.Informers.GetInformer(ctx, k.newObj(), cache.BlockUntilSynced(false))
+		if err != nil {
+			continue
+		}
+		indexed, ok := inf.(interface{ GetIndexer() toolscache.Indexer })
+		if !ok {
+			continue
+		}
+		objs, err := indexed.GetIndexer().ByIndex(toolscache.NamespaceIndex, ns)
+		if err != nil {
+			continue
+		}
+		for _, o := range objs {
+			if m, ok := o.(metav1.Object); ok {
+				r.Builder.Replaced(ns, k.kind, m)
+			}
+		}
+	}
+}
+
+// policyKinds are the four policy kinds, by name, with a new object of each.
+var policyKinds = []struct {
+	kind   string
+	newObj func() client.Object
+}{
+	{policy.KindPermissionTemplate, func() client.Object { return &v1alpha1.PermissionTemplate{} }},
+	{policy.KindSalesGroup, func() client.Object { return &v1alpha1.SalesGroup{} }},
+	{policy.KindLoginPolicy, func() client.Object { return &v1alpha1.LoginPolicy{} }},
+	{policy.KindIPAllowlist, func() client.Object { return &v1alpha1.IPAllowlist{} }},
 }
 
 // fingerprint identifies what a compile of in would read: every object's identity and

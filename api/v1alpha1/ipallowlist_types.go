@@ -63,8 +63,8 @@ type AnonymousProxyList struct {
 	// configMapRef is the ConfigMap key holding the list, e.g. a Tor exit-node
 	// list. The ConfigMap must carry the label
 	// policy.crmauthz.io/anonymous-proxy-list: "true". If it is missing, not
-	// labelled or unreadable, the allowlist denies every address on its channels
-	// (fail closed).
+	// labelled or unreadable and blockAnonymousProxies is true, the allowlist
+	// denies every address on its channels (fail closed).
 	// +required
 	ConfigMapRef ConfigMapKeyRef `json:"configMapRef"`
 }

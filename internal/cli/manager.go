@@ -73,6 +73,11 @@ accessreviews.policy.crmauthz.io in the tenant's namespace (SubjectAccessReview)
 	zapFlags := flag.NewFlagSet("zap", flag.ContinueOnError)
 	zapOpts.BindFlags(zapFlags)
 	f.AddGoFlagSet(zapFlags)
+	// controller-runtime's --kubeconfig (registered on Go's flag set), read by GetConfig:
+	// otherwise $KUBECONFIG, in-cluster, then ~/.kube/config.
+	if kc := flag.CommandLine.Lookup("kubeconfig"); kc != nil {
+		f.AddGoFlag(kc)
+	}
 	f.StringVar(&o.APIAddr, "api-addr", ":8080", "address of the decision API")
 	f.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
 	f.StringVar(&o.MetricsAddr, "metrics-bind-address", "0", "address of controller-runtime's metrics (0: off; the API serves /metrics)")

@@ -4,48 +4,35 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"sync/atomic"
 )
 
 // compileUsers lays out every known user (in a group or named by a template): their
-// groups and the template that governs them; and per group the people in it and in
-// its subtree, from which Team owner lists and user pickers are put together.
+// groups and the template that governs them; and per group the people in it, from
+// which Team owner lists and user pickers are put together.
 func (c *compiler) compileUsers() {
 	s := c.s
 	sort.Strings(c.userIDs)
-	s.ids = slices.Clip(c.userIDs)
+	s.ids = slices.Clone(c.userIDs) // exact size: appending left slack
 	s.index = newStrIndex(s.ids)
 	s.users = make([]user, len(s.ids))
 
-	// Per group: its direct people (members and managers), then its whole subtree,
-	// as positions in ids (which are sorted, so the lists are too).
-	direct := make([][]int32, len(s.groups))
+	// Per group: its direct people (members and managers), as positions in ids
+	// (which are sorted, so the lists are too); subtrees are merged when asked for.
+	s.direct = make([][]int32, len(s.groups))
 	for i, id := range s.ids {
 		for _, g := range c.ub[id].groups {
-			direct[g] = append(direct[g], int32(i))
+			s.direct[g] = append(s.direct[g], int32(i))
 		}
 	}
-	// Groups in DFS order make each subtree a contiguous run.
-	order := make([]int32, len(s.groups))
-	for gi := range s.groups {
-		order[s.groups[gi].in] = int32(gi)
+	for gi := range s.direct {
+		s.direct[gi] = slices.Clone(s.direct[gi]) // exact size: appending left slack
 	}
-	s.direct = make([][]int32, len(s.groups))
-	s.subtree = make([][]int32, len(s.groups))
+	s.dfs = make([]int32, len(s.groups))
 	for gi := range s.groups {
-		s.direct[gi] = slices.Clip(direct[gi])
+		s.dfs[s.groups[gi].in] = int32(gi)
 	}
-	for gi := range s.groups {
-		g := &s.groups[gi]
-		if g.in == g.out {
-			s.subtree[gi] = s.direct[gi] // a leaf: its subtree is itself
-			continue
-		}
-		var parts [][]int32
-		for _, sub := range order[g.in : g.out+1] {
-			parts = append(parts, direct[sub])
-		}
-		s.subtree[gi] = mergeSorted(parts...)
-	}
+	s.subtree = make([]atomic.Pointer[[]int32], len(s.groups))
 
 	memberConflicts := map[int32][]string{}
 	for i, id := range s.ids {
@@ -78,6 +65,7 @@ func (c *compiler) compileUsers() {
 			}
 		}
 	}
+	s.groupPool = slices.Clone(s.groupPool) // exact size: appending left slack
 	for t, ids := range memberConflicts {
 		p := c.parsed[t]
 		p.status.Conflicts = append(p.status.Conflicts, fmt.Sprintf("users %s belong to sales groups claimed by a template that sorts first, which governs them", joinLimited(ids, 5)))

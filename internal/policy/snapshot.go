@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"slices"
 	"sort"
+	"sync/atomic"
 	"time"
 )
 
@@ -27,19 +28,25 @@ type Snapshot struct {
 	index  strIndex
 	users  []user
 	groups []group
-	// direct and subtree hold, per group, the people in it and in it or below, as
-	// sorted positions in ids: Team owner lists and user pickers are unions of them,
-	// put together when asked for (a list per user would cost more than the rest of
-	// the snapshot).
-	direct, subtree [][]int32
-	groupPool       []int32 // users' direct groups then managed groups, by offset
-	templates       []template
-	policies        []*Policy // [template*NumRoles + role], nil where the template cannot apply
-	baseline        [NumRoles]*Policy
-	roleClaim       [NumRoles]int32 // template claiming each role, -1 if none
-	ip              [NumIPChannels][NumRoles]*IPSet
-	proxies         [NumIPChannels]proxyRule
-	Login           LoginPolicy
+	// direct holds, per group, the people in it as sorted positions in ids; dfs is the
+	// groups in DFS order, so a group's subtree is dfs[in:out+1]. Team owner lists and
+	// user pickers are unions of them, put together when asked for (a list per user
+	// would cost more than the rest of the snapshot). subtree memoises, per group, the
+	// people in it or below once someone asked: most managers are never asked about,
+	// and the lists of all of them were a sixth of the snapshot. A memo is written
+	// once, atomically; what it holds never changes, so the snapshot stays immutable
+	// to its readers.
+	direct    [][]int32
+	dfs       []int32
+	subtree   []atomic.Pointer[[]int32]
+	groupPool []int32 // users' direct groups then managed groups, by offset
+	templates []template
+	policies  []*Policy // [template*NumRoles + role], nil where the template cannot apply
+	baseline  [NumRoles]*Policy
+	roleClaim [NumRoles]int32 // template claiming each role, -1 if none
+	ip        [NumIPChannels][NumRoles]*IPSet
+	proxies   [NumIPChannels]proxyRule
+	Login     LoginPolicy
 }
 
 // ObjectRef names an object in force and the generation compiled.
@@ -303,7 +310,7 @@ func (s *Snapshot) userList(userID string, team bool) UserList {
 	}
 	for j, m := range managed {
 		if !below(m, j) && !slices.Contains(managed[:j], m) {
-			add(s.subtree[m])
+			add(s.subtreeOf(m))
 		}
 	}
 	if team {
@@ -320,6 +327,25 @@ func (s *Snapshot) userList(userID string, team bool) UserList {
 		return UserList{ids: s.ids, idx: first}
 	}
 	return OnlyUser(userID)
+}
+
+// subtreeOf returns the people of group g and of every group below it, as sorted
+// positions in ids, put together on first use.
+func (s *Snapshot) subtreeOf(g int32) []int32 {
+	grp := &s.groups[g]
+	if grp.in == grp.out {
+		return s.direct[g] // a leaf: its subtree is itself
+	}
+	if l := s.subtree[g].Load(); l != nil {
+		return *l
+	}
+	parts := make([][]int32, 0, grp.out-grp.in+1)
+	for _, sub := range s.dfs[grp.in : grp.out+1] {
+		parts = append(parts, s.direct[sub])
+	}
+	l := mergeSorted(parts...)
+	s.subtree[g].CompareAndSwap(nil, &l) // two first askers build the same list
+	return *s.subtree[g].Load()
 }
 
 // IPAllowed reports whether addr may be used on channel by role under the tenant's

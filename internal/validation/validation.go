@@ -223,9 +223,12 @@ func LoginPolicy(l *v1alpha1.LoginPolicy, ns *Namespace, creating bool) Result {
 func IPAllowlist(a *v1alpha1.IPAllowlist, ns *Namespace) Result {
 	var r Result
 	if ref := a.Spec.AnonymousProxyList; ref != nil && ns != nil && ns.ProxyLists != nil && !ns.ProxyLists[ref.ConfigMapRef.Name] {
+		effect := "the allowlist reports it unreadable (nothing is blocked while blockAnonymousProxies is false)"
+		if a.Spec.BlockAnonymousProxies {
+			effect = "the anonymous-proxy rule refuses every address on its channels until there is one"
+		}
 		r.warn(field.NewPath("spec", "anonymousProxyList", "configMapRef", "name"),
-			"no ConfigMap %s labelled %s: \"true\" in the namespace: the anonymous-proxy rule refuses every address on its channels until there is one",
-			ref.ConfigMapRef.Name, v1alpha1.ProxyListLabel)
+			"no ConfigMap %s labelled %s: \"true\" in the namespace: %s", ref.ConfigMapRef.Name, v1alpha1.ProxyListLabel, effect)
 	}
 	for i, c := range a.Spec.CIDRs {
 		switch c {

@@ -105,6 +105,9 @@ func TestLoginPolicyAndAllowlist(t *testing.T) {
 		`spec.anonymousProxyList.configMapRef.name: no ConfigMap tor labelled policy.crmauthz.io/anonymous-proxy-list: "true" in the namespace: the anonymous-proxy rule refuses every address on its channels until there is one`))
 	g.Expect(IPAllowlist(tor, &Namespace{ProxyLists: map[string]bool{"tor": true}}).Warnings).To(BeEmpty())
 	g.Expect(IPAllowlist(tor, nil).Warnings).To(BeEmpty(), "nothing said when the ConfigMaps are not known")
+	tor.Spec.BlockAnonymousProxies = false
+	g.Expect(IPAllowlist(tor, &Namespace{ProxyLists: map[string]bool{}}).Warnings).To(ConsistOf(
+		`spec.anonymousProxyList.configMapRef.name: no ConfigMap tor labelled policy.crmauthz.io/anonymous-proxy-list: "true" in the namespace: the allowlist reports it unreadable (nothing is blocked while blockAnonymousProxies is false)`))
 }
 
 func ptrTo[T any](v T) *T { return &v }

@@ -197,6 +197,10 @@ func firstRun(ctx context.Context, cfg config, cl *cluster, bin string, tr *trac
 	}
 	r.first.steady = m.memory()
 	r.change = <-changed // bounded by deadline, like the wait above
+	step("bare status-write rate again, the manager running idle")
+	if r.bareAfter, err = measureBare(ctx, cl.client, cfg, r.shape); err != nil {
+		return err
+	}
 	step("restart: stopping the manager (SIGTERM)")
 	r.first.stopTook, err = m.stop()
 	return err
