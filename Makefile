@@ -94,7 +94,7 @@ bench-scale: envtest ## The manager against a real API server holding N generate
 	cd bench && $(LOCALBIN)/bench-scale -root $(CURDIR) -n $(N) -timeout $(TIMEOUT) -out $(CURDIR)/bench/out
 
 .PHONY: bench-engine
-bench-engine: benchstat ## Engine benchmarks on SPEC §6's tenant, 10 runs, summarised (medians) by benchstat.
+bench-engine: benchstat ## Engine benchmarks on the benchmark tenant, 10 runs, summarised (medians) by benchstat.
 	go test ./internal/engine/ -run '^$$' -bench . -benchmem -count 10 | tee $(LOCALBIN)/bench-engine.txt
 	$(BENCHSTAT) $(LOCALBIN)/bench-engine.txt
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make bench: crmauthz against OPA, side by side, on this machine, in one run.
-#  1. generate a tenant of SPEC §6's size, as crmauthz objects and as OPA data + Rego;
+#  1. generate a tenant of the benchmark size, as crmauthz objects and as OPA data + Rego;
 #  2. refuse to report unless both decide the same 1,000 generated requests alike;
 #  3. serve each in turn (same port range, server pinned to CPU 0, load to CPU 1), load
 #     it with wrk at the same concurrency: throughput, p50, p99; then p99 at half of

@@ -25,7 +25,7 @@ func Setup(mgr ctrl.Manager, store *tenants.Store, leader Leader, shard *Shard) 
 	if err := tenant.SetupWithManager(mgr); err != nil {
 		return nil, err
 	}
-	if err := mgr.Add(&InitialLoad{Cache: mgr.GetCache(), Reader: mgr.GetClient(), Tenant: tenant}); err != nil {
+	if err := mgr.Add(&InitialLoad{Cache: mgr.GetCache(), Tenant: tenant, Ready: writers.ResyncIfLeader}); err != nil {
 		return nil, err
 	}
 	if err := newPermissionTemplateReconciler(store, chans[policy.KindPermissionTemplate]).setup(mgr, "permissiontemplate", leader, shard); err != nil {

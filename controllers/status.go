@@ -4,7 +4,6 @@ import (
 	"context"
 	"strings"
 	"sync"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -83,10 +82,6 @@ const (
 // one at a time, a round trip each, cannot keep up with thousands of tenants.
 const statusWriterConcurrency = 4
 
-// notCompiledYet is how long to wait before looking again when the tenant has not yet
-// been compiled with the object's generation.
-const notCompiledYet = 2 * time.Second
-
 // +kubebuilder:rbac:groups=policy.crmauthz.io,resources=permissiontemplates/status;salesgroups/status;loginpolicies/status;ipallowlists/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 
@@ -104,7 +99,9 @@ func (r *statusReconciler[T]) Reconcile(ctx context.Context, req reconcile.Reque
 		st = t.Report.Find(r.kind, req.Name)
 	}
 	if st == nil || st.Generation != obj.GetGeneration() {
-		return reconcile.Result{RequeueAfter: notCompiledYet}, nil
+		// Not compiled at this generation yet: the compile nudges this writer when done
+		// (or, before the first load finished, the resync after it does).
+		return reconcile.Result{}, nil
 	}
 	// Diff and patch the status alone: the whole object would be marshalled twice
 	// and compared for every write.
@@ -189,6 +186,7 @@ func (r *statusReconciler[T]) setup(mgr ctrl.Manager, name string, leader Leader
 	if r.rest, err = apiutil.RESTClientForGVK(gvk, true, false, mgr.GetConfig(), serializer.NewCodecFactory(mgr.GetScheme()), mgr.GetHTTPClient()); err != nil {
 		return err
 	}
+	//nolint:staticcheck // core/v1 Events, the ones kubectl describe shows (RBAC: events create, patch)
 	r.recorder = mgr.GetEventRecorderFor("crmauthz")
 	return ctrl.NewControllerManagedBy(mgr).
 		Named(name).
@@ -253,14 +251,22 @@ type StatusWriters struct {
 // ahead of it. Off the leader nobody writes status, so nothing is sent: on election,
 // ResyncAll catches up.
 func (w *StatusWriters) Notify(ns string, t *tenants.Tenant, first bool) {
-	if !w.leader.IsLeader() {
-		return
+	if !w.leader.IsLeader() || !w.store.Ready() {
+		return // before the first load is done, ResyncIfLeader follows it
 	}
 	priority := changePriority
 	if first {
 		priority = backlogPriority
 	}
 	w.send(context.Background(), ns, t, priority)
+}
+
+// ResyncIfLeader nudges the writer of every object of every tenant when this replica
+// writes status (once the first load is done).
+func (w *StatusWriters) ResyncIfLeader(ctx context.Context) {
+	if w.leader.IsLeader() {
+		w.ResyncAll(ctx)
+	}
 }
 
 // ResyncAll nudges the writer of every object of every tenant (on election).

@@ -14,9 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
@@ -319,13 +317,16 @@ func (h tenantHandler) Generic(_ context.Context, e event.GenericEvent, q workqu
 
 // InitialLoad compiles every tenant once the caches have synced, then marks the store
 // ready: until then /readyz fails and the API answers 503, so no replica decides on a
-// half-loaded policy.
+// half-loaded policy. Statuses wait until then (Ready is called after): writing them
+// during the load made it slower, and every object is looked at once after it anyway.
 type InitialLoad struct {
 	Cache interface {
 		WaitForCacheSync(ctx context.Context) bool
+		cache.Informers
 	}
-	Reader client.Reader
 	Tenant *TenantReconciler
+	// Ready, if set, is called once the store is ready.
+	Ready func(ctx context.Context)
 }
 
 // NeedLeaderElection: every replica loads.
@@ -336,17 +337,20 @@ func (l *InitialLoad) Start(ctx context.Context) error {
 	if !l.Cache.WaitForCacheSync(ctx) {
 		return fmt.Errorf("caches did not sync")
 	}
+	// The namespaces holding policy objects, from the informers' namespace indexes:
+	// listing a quarter of a million objects to read their namespaces copied them all.
 	namespaces := map[string]bool{}
-	lists := []client.ObjectList{&v1alpha1.PermissionTemplateList{}, &v1alpha1.SalesGroupList{}, &v1alpha1.LoginPolicyList{}, &v1alpha1.IPAllowlistList{}}
-	for _, list := range lists {
-		if err := l.Reader.List(ctx, list); err != nil {
+	for _, k := range policyKinds {
+		inf, err := l.Cache.GetInformer(ctx, k.newObj())
+		if err != nil {
 			return fmt.Errorf("initial load: %w", err)
 		}
-		if err := meta.EachListItem(list, func(o runtime.Object) error {
-			namespaces[o.(client.Object).GetNamespace()] = true
-			return nil
-		}); err != nil {
-			return err
+		indexed, ok := inf.(interface{ GetIndexer() toolscache.Indexer })
+		if !ok {
+			return fmt.Errorf("initial load: the %s informer has no indexer", k.kind)
+		}
+		for _, ns := range indexed.GetIndexer().ListIndexFuncValues(toolscache.NamespaceIndex) {
+			namespaces[ns] = true
 		}
 	}
 	// One compile per core: a thousand tenants one after another would hold readiness
@@ -370,5 +374,8 @@ func (l *InitialLoad) Start(ctx context.Context) error {
 	}
 	l.Tenant.Store.SetReady()
 	log.FromContext(ctx).Info("Loaded every tenant; serving decisions", "tenants", len(namespaces))
+	if l.Ready != nil {
+		l.Ready(ctx)
+	}
 	return nil
 }

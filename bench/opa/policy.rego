@@ -32,7 +32,7 @@ owner := o if {
 
 else := ""
 
-# The role baselines (SPEC §3.2).
+# The role baselines (docs/concepts.md, "Role baselines").
 baseline(e, a) := "None" if not a in accepts[e]
 else := "All" if role in {"SuperAdmin", "Administrator"}
 else := "None" if e == "users"

@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -82,70 +83,27 @@ func run() error {
 		return err
 	}
 	defer decisions.Close()
-	op, err := operator.New(cfg, operator.Options{
-		APIListener: ln, ProbeAddr: "0", MetricsAddr: "0", LeaderElection: false,
-		Webhooks: operator.WebhookOptions{Enabled: true, Host: env.WebhookInstallOptions.LocalServingHost,
-			Port: env.WebhookInstallOptions.LocalServingPort, CertDir: env.WebhookInstallOptions.LocalServingCertDir},
-		DecisionLogWriter: decisions,
-	})
+	op, err := newOperator(cfg, env, ln, decisions)
 	if err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	mgrCtx, cancelMgr := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- op.Manager.Start(mgrCtx) }()
-	defer func() {
-		cancelMgr()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-		}
-	}()
+	done, stopManager := startManager(ctx, op)
+	defer stopManager()
 
 	base := "http://" + *apiAddr
 	if err := waitReady(ctx, base+"/readyz"); err != nil {
 		return err
 	}
-	fmt.Println("Applying the samples (tenant acme) with kubectl ...")
-	// File by file, groups before the templates that name them (and, in their file,
-	// parents before children), so the first apply raises no "does not exist (yet)"
-	// warnings; `kubectl apply -k` would sort them by kind and name.
-	args := []string{"apply"}
-	for _, f := range []string{"namespace.yaml", "policy_v1alpha1_salesgroup.yaml", "policy_v1alpha1_permissiontemplate.yaml",
-		"policy_v1alpha1_loginpolicy.yaml", "policy_v1alpha1_ipallowlist.yaml"} {
-		args = append(args, "-f", testenv.Path("config", "samples", f))
-	}
-	out, err := kubectl(kubeconfig, args...)
-	fmt.Print(out)
-	if err != nil {
+	if err := applySamples(kubeconfig); err != nil {
 		return err
 	}
 	if err := waitReady(ctx, base+"/v1/tenants/acme"); err != nil {
 		return err
 	}
 
-	fmt.Printf(`
-crmauthz is running. The decision API is on %[1]s; logs are in %[2]s.
-
-  export KUBECONFIG=%[3]s
-  kubectl get crmauthz -n acme                       # the samples and whether they are Ready
-  kubectl get pt inside-sales -n acme -o yaml        # status: conditions, effective features
-
-  curl -s %[1]s/v1/check -d '{"tenant":"acme","subject":{"user":"u-15","role":"SalesUser"},"action":"edit","resource":{"entity":"leads","id":"L-1","owner":"u-16"},"fields":["Stage"],"explain":true}'
-  curl -s %[1]s/v1/filter -d '{"tenant":"acme","subject":{"user":"u-2","role":"SalesManager"},"action":"view","entity":"leads"}'
-  curl -s %[1]s/v1/tenants/acme
-
-  bin/crmauthz check --server %[1]s --tenant acme --user u-15 --role SalesUser edit leads/L-1 --owner u-16 --field Stage --explain
-  bin/kubectl-crmauthz access --user u-15 --role SalesUser -n acme     # the access matrix
-
-  bin/crmauthz check --server %[1]s --tenant acme --user u-12 --role SalesUser access Dashboard   # DENIED: inside-sales restricts it
-  kubectl patch pt inside-sales -n acme --type=merge -p '{"spec":{"restrictedFeatures":["API"]}}'
-                                                     # and ask again: ALLOWED within milliseconds
-
-Press Ctrl-C to stop everything.
-`, base, *stateDir, kubeconfig)
+	printHowTo(base, *stateDir, kubeconfig)
 
 	select {
 	case <-ctx.Done():
@@ -190,4 +148,73 @@ func poll(ctx context.Context, timeout time.Duration, ok func() bool) error {
 		}
 	}
 	return nil
+}
+
+// startManager runs the manager until stop, which waits for it up to 15 s; done
+// reports its end.
+func startManager(ctx context.Context, op *operator.Operator) (done <-chan error, stop func()) {
+	mgrCtx, cancel := context.WithCancel(ctx)
+	ended := make(chan error, 1)
+	go func() { ended <- op.Manager.Start(mgrCtx) }()
+	return ended, func() {
+		cancel()
+		select {
+		case err := <-ended:
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "manager:", err)
+			}
+		case <-time.After(15 * time.Second):
+		}
+	}
+}
+
+// newOperator is the manager as `make run` runs it: the API on ln, the webhooks
+// served where envtest registered them, decisions logged to decisions.
+func newOperator(cfg *rest.Config, env *envtest.Environment, ln net.Listener, decisions io.Writer) (*operator.Operator, error) {
+	return operator.New(cfg, operator.Options{
+		APIListener: ln, ProbeAddr: "0", MetricsAddr: "0", LeaderElection: false,
+		Webhooks: operator.WebhookOptions{Enabled: true, Host: env.WebhookInstallOptions.LocalServingHost,
+			Port: env.WebhookInstallOptions.LocalServingPort, CertDir: env.WebhookInstallOptions.LocalServingCertDir},
+		DecisionLogWriter: decisions,
+	})
+}
+
+// applySamples applies the sample tenant acme with kubectl.
+func applySamples(kubeconfig string) error {
+	fmt.Println("Applying the samples (tenant acme) with kubectl ...")
+	// File by file, groups before the templates that name them (and, in their file,
+	// parents before children), so the first apply raises no "does not exist (yet)"
+	// warnings; `kubectl apply -k` would sort them by kind and name.
+	args := []string{"apply"}
+	for _, f := range []string{"namespace.yaml", "policy_v1alpha1_salesgroup.yaml", "policy_v1alpha1_permissiontemplate.yaml",
+		"policy_v1alpha1_loginpolicy.yaml", "policy_v1alpha1_ipallowlist.yaml"} {
+		args = append(args, "-f", testenv.Path("config", "samples", f))
+	}
+	out, err := kubectl(kubeconfig, args...)
+	fmt.Print(out)
+	return err
+}
+
+// printHowTo prints what to try once everything runs.
+func printHowTo(base, stateDir, kubeconfig string) {
+	fmt.Printf(`
+crmauthz is running. The decision API is on %[1]s; logs are in %[2]s.
+
+  export KUBECONFIG=%[3]s
+  kubectl get crmauthz -n acme                       # the samples and whether they are Ready
+  kubectl get pt inside-sales -n acme -o yaml        # status: conditions, effective features
+
+  curl -s %[1]s/v1/check -d '{"tenant":"acme","subject":{"user":"u-15","role":"SalesUser"},"action":"edit","resource":{"entity":"leads","id":"L-1","owner":"u-16"},"fields":["Stage"],"explain":true}'
+  curl -s %[1]s/v1/filter -d '{"tenant":"acme","subject":{"user":"u-2","role":"SalesManager"},"action":"view","entity":"leads"}'
+  curl -s %[1]s/v1/tenants/acme
+
+  bin/crmauthz check --server %[1]s --tenant acme --user u-15 --role SalesUser edit leads/L-1 --owner u-16 --field Stage --explain
+  bin/kubectl-crmauthz access --user u-15 --role SalesUser -n acme     # the access matrix
+
+  bin/crmauthz check --server %[1]s --tenant acme --user u-12 --role SalesUser access Dashboard   # DENIED: inside-sales restricts it
+  kubectl patch pt inside-sales -n acme --type=merge -p '{"spec":{"restrictedFeatures":["API"]}}'
+                                                     # and ask again: ALLOWED within milliseconds
+
+Press Ctrl-C to stop everything.
+`, base, stateDir, kubeconfig)
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -14,14 +15,20 @@ import (
 	"github.com/crmauthz/crmauthz/internal/operator"
 )
 
+// managerFlags are `crmauthz manager`'s flags: the operator's options and the few
+// that become options only once parsed.
+type managerFlags struct {
+	o                     operator.Options
+	allowUnauthenticated  bool
+	authTTL, authMaxStale time.Duration
+	qps                   float32
+	burst                 int
+	tenantSelector        string
+	zap                   zap.Options
+}
+
 func newManagerCmd() *cobra.Command {
-	o := operator.Options{}
-	var allowUnauthenticated bool
-	var authTTL, authMaxStale time.Duration
-	var qps float32
-	var burst int
-	var tenantSelector string
-	zapOpts := zap.Options{}
+	mf := &managerFlags{}
 	cmd := &cobra.Command{
 		Use:   "manager",
 		Short: "Run the controllers, admission webhooks and decision API in a cluster",
@@ -33,45 +40,56 @@ Callers of the decision API authenticate with a Kubernetes bearer token (TokenRe
 or a client certificate (--client-ca-file), and need "create" on
 accessreviews.policy.crmauthz.io in the tenant's namespace (SubjectAccessReview).`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
-			if limit := operator.SetMemoryLimit(); limit > 0 {
-				ctrl.Log.Info("Set the Go memory limit from the container's", "bytes", limit)
-			}
-			cfg := ctrl.GetConfigOrDie()
-			// client-go's default (20 a second, bursts of 30) makes a thousand tenants'
-			// statuses take an hour; the API server's own flow control protects it.
-			cfg.QPS, cfg.Burst = qps, burst
-			if allowUnauthenticated {
-				ctrl.Log.Info("The decision API accepts unauthenticated callers (--allow-unauthenticated)")
-			} else {
-				cs, err := kubernetes.NewForConfig(cfg)
-				if err != nil {
-					return err
-				}
-				o.Auth = auth.NewKube(cs, authTTL, authMaxStale)
-			}
-			if tenantSelector != "" {
-				sel, err := labels.Parse(tenantSelector)
-				if err != nil {
-					return &exitError{code: 2, msg: "--tenant-selector: " + err.Error()}
-				}
-				o.TenantSelector = sel
-			}
-			if o.Webhooks.Namespace == "" {
-				o.Webhooks.Namespace = operator.PodNamespace()
-			}
-			op, err := operator.New(cfg, o)
-			if err != nil {
-				return err
-			}
-			return op.Manager.Start(ctrl.SetupSignalHandler())
-		},
+		RunE: func(*cobra.Command, []string) error { return mf.run() },
 	}
-	f := cmd.Flags()
+	mf.bind(cmd.Flags())
+	return cmd
+}
+
+func (mf *managerFlags) run() error {
+	o := mf.o
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&mf.zap)))
+	if (o.TLSKeyFile != "" || o.ClientCAFile != "") && o.TLSCertFile == "" {
+		return &exitError{code: 2, msg: "--tls-key-file and --client-ca-file need --tls-cert-file"}
+	}
+	if limit := operator.SetMemoryLimit(); limit > 0 {
+		ctrl.Log.Info("Set the Go memory limit from the container's", "bytes", limit)
+	}
+	cfg := ctrl.GetConfigOrDie()
+	// client-go's default (20 a second, bursts of 30) makes a thousand tenants'
+	// statuses take an hour; the API server's own flow control protects it.
+	cfg.QPS, cfg.Burst = mf.qps, mf.burst
+	if mf.allowUnauthenticated {
+		ctrl.Log.Info("The decision API accepts unauthenticated callers (--allow-unauthenticated)")
+	} else {
+		cs, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			return err
+		}
+		o.Auth = auth.NewKube(cs, mf.authTTL, mf.authMaxStale)
+	}
+	if mf.tenantSelector != "" {
+		sel, err := labels.Parse(mf.tenantSelector)
+		if err != nil {
+			return &exitError{code: 2, msg: "--tenant-selector: " + err.Error()}
+		}
+		o.TenantSelector = sel
+	}
+	if o.Webhooks.Namespace == "" {
+		o.Webhooks.Namespace = operator.PodNamespace()
+	}
+	op, err := operator.New(cfg, o)
+	if err != nil {
+		return err
+	}
+	return op.Manager.Start(ctrl.SetupSignalHandler())
+}
+
+func (mf *managerFlags) bind(f *pflag.FlagSet) {
+	o := &mf.o
 	// controller-runtime's logging flags: --zap-log-level, --zap-devel, --zap-encoder…
 	zapFlags := flag.NewFlagSet("zap", flag.ContinueOnError)
-	zapOpts.BindFlags(zapFlags)
+	mf.zap.BindFlags(zapFlags)
 	f.AddGoFlagSet(zapFlags)
 	// controller-runtime's --kubeconfig (registered on Go's flag set), read by GetConfig:
 	// otherwise $KUBECONFIG, in-cluster, then ~/.kube/config.
@@ -84,16 +102,16 @@ accessreviews.policy.crmauthz.io in the tenant's namespace (SubjectAccessReview)
 	f.BoolVar(&o.LeaderElection, "leader-elect", true, "elect one replica to write status")
 	f.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader lease (default: the pod's)")
 	f.BoolVar(&o.DecisionLog, "decision-log", true, "log every decision as a JSON line on stderr")
-	f.BoolVar(&allowUnauthenticated, "allow-unauthenticated", false, "serve the decision API to anyone, without TokenReview and SubjectAccessReview (off by default)")
-	f.DurationVar(&authTTL, "auth-cache-ttl", 30*time.Second, "how long TokenReview and SubjectAccessReview answers are reused")
-	f.DurationVar(&authMaxStale, "auth-max-stale", 10*time.Minute, "while the API server is unreachable, reuse answers this old (callers not seen get 503)")
+	f.BoolVar(&mf.allowUnauthenticated, "allow-unauthenticated", false, "serve the decision API to anyone, without TokenReview and SubjectAccessReview (off by default)")
+	f.DurationVar(&mf.authTTL, "auth-cache-ttl", 30*time.Second, "how long TokenReview and SubjectAccessReview answers are reused")
+	f.DurationVar(&mf.authMaxStale, "auth-max-stale", 10*time.Minute, "while the API server is unreachable, reuse answers this old (callers not seen get 503)")
 	f.StringVar(&o.TLSCertFile, "tls-cert-file", "", "serve the decision API over TLS with this certificate")
 	f.StringVar(&o.TLSKeyFile, "tls-key-file", "", "the TLS certificate's key")
 	f.StringVar(&o.ClientCAFile, "client-ca-file", "", "verify client certificates (mTLS) signed by this CA; the certificate's CN is the caller")
 	f.IntVar(&o.MaxInFlightPerCaller, "max-in-flight-per-caller", 0, "concurrent requests one caller may have (0: 256)")
-	f.Float32Var(&qps, "kube-api-qps", 500, "requests a second to the Kubernetes API server (status writes, reviews)")
-	f.IntVar(&burst, "kube-api-burst", 1000, "bursts of requests to the Kubernetes API server")
-	f.StringVar(&tenantSelector, "tenant-selector", "", "serve only the tenants whose namespace matches this label selector, e.g. crmauthz.io/shard=a (one shard of several; the others answer 421)")
+	f.Float32Var(&mf.qps, "kube-api-qps", 500, "requests a second to the Kubernetes API server (status writes, reviews)")
+	f.IntVar(&mf.burst, "kube-api-burst", 1000, "bursts of requests to the Kubernetes API server")
+	f.StringVar(&mf.tenantSelector, "tenant-selector", "", "serve only the tenants whose namespace matches this label selector, e.g. crmauthz.io/shard=a (one shard of several; the others answer 421)")
 	f.StringVar(&o.PprofAddr, "pprof-addr", "", "serve Go's profiles (net/http/pprof) on this address, e.g. 127.0.0.1:6060 (off by default)")
 	w := &o.Webhooks
 	f.BoolVar(&w.Enabled, "webhooks", true, "serve the admission webhooks")
@@ -104,5 +122,4 @@ accessreviews.policy.crmauthz.io in the tenant's namespace (SubjectAccessReview)
 	f.StringVar(&w.SecretName, "webhook-secret", "crmauthz-webhook-server-cert", "Secret holding the serving certificate")
 	f.StringVar(&w.ServiceName, "webhook-service", "crmauthz-webhook-service", "Service in front of the webhooks")
 	f.StringVar(&w.ConfigName, "webhook-config", "crmauthz-validating-webhook-configuration", "ValidatingWebhookConfiguration to inject the CA into")
-	return cmd
 }

@@ -7,7 +7,7 @@ import (
 	"github.com/crmauthz/crmauthz/internal/policy"
 )
 
-// TestHotPathDoesNotAllocate guards the 0-allocation target of SPEC §6 in every CI
+// TestHotPathDoesNotAllocate guards the 0-allocation target in every CI
 // run: allocation counts, unlike timings, are exact.
 func TestHotPathDoesNotAllocate(t *testing.T) {
 	s, _ := policy.Compile(benchTenant.Input)

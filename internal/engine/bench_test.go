@@ -11,7 +11,7 @@ import (
 	"github.com/crmauthz/crmauthz/internal/tenantgen"
 )
 
-// The benchmarks run on SPEC §6's tenant: 50 templates, 200 groups in a 4-level
+// The benchmarks run on the benchmark tenant: 50 templates, 200 groups in a 4-level
 // forest, 10,000 users. Targets: check ≤ 1 µs and 0 allocs, filter ≤ 20 µs, compile
 // ≤ 20 ms, ≤ 2 MiB per tenant. Run: make bench-engine.
 

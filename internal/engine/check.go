@@ -9,7 +9,7 @@ import (
 	"github.com/crmauthz/crmauthz/internal/policy"
 )
 
-// Reason says why a decision came out as it did (SPEC §3.4).
+// Reason says why a decision came out as it did (docs/api.md).
 type Reason string
 
 const (
@@ -71,11 +71,11 @@ type Decision struct {
 	Feature policy.Feature
 	// Sources are the allowlists whose anonymous-proxy rule refused the address.
 	Sources []string
-	// Trace, with Request.Explain, lists every step of SPEC §3.1 up to the deciding one.
+	// Trace, with Request.Explain, lists every step of the evaluation order up to the deciding one.
 	Trace []Step
 }
 
-// Step is one line of an explain trace: a step of SPEC §3.1 (Number is its number) and its
+// Step is one line of an explain trace: a step of the evaluation order (docs/api.md) (Number is its number) and its
 // outcome: "pass", "skip" (Detail says why it does not apply), or the decision's reason
 // at the step that decided.
 type Step struct {
@@ -91,7 +91,7 @@ const (
 	Skip = "skip"
 )
 
-// The steps of SPEC §3.1, in order; their index is the step's number.
+// The steps of the evaluation order (docs/api.md), in order; their index is the step's number.
 var stepNames = [...]string{1: "tenant", 2: "apiFeature", 3: "ipRules", 4: "featureAccess", 5: "accountsFeature",
 	6: "recordType", 7: "permission", 8: "scope", 9: "bulk", 10: "fields", 11: "allow"}
 
@@ -118,8 +118,10 @@ func (d *Decision) deny(r Reason) {
 }
 
 // Check decides one request against snapshot s (nil: the tenant is unknown), in the
-// order of SPEC §3.1, writing the answer into d. Every trace line is built inside an
+// evaluation order (docs/api.md), writing the answer into d. Every trace line is built inside an
 // `if x` (explain): a check that does not explain allocates nothing.
+//
+//nolint:gocyclo,funlen // the evaluation order in one place, read top to bottom; split, it would cost the hot path calls
 func Check(s *policy.Snapshot, r *Request, d *Decision) {
 	d.reset()
 	x := r.Explain
@@ -275,7 +277,7 @@ func mustFeature(name string) policy.Feature {
 	return f
 }
 
-// checkChannel applies SPEC §3.1 steps 2 and 3: the API feature, then the IP rules of
+// checkChannel applies steps 2 and 3 of the evaluation order (docs/api.md): the API feature, then the IP rules of
 // the channel. It reports whether the request was denied.
 func checkChannel(s *policy.Snapshot, p *policy.Policy, role policy.Role, ch policy.Channel, ip netip.Addr, d *Decision, x bool) bool {
 	switch {
@@ -314,7 +316,7 @@ func checkChannel(s *policy.Snapshot, p *policy.Policy, role policy.Role, ch pol
 	return false
 }
 
-// ipRules applies the IP rules of channel ch to ip (SPEC §2.4). A missing address is
+// ipRules applies the IP rules of channel ch to ip (docs/concepts.md, "IP allowlists and anonymous-proxy lists"). A missing address is
 // refused when addressRequired and a rule would have examined it.
 func ipRules(s *policy.Snapshot, ch policy.IPChannel, role policy.Role, ip netip.Addr, addressRequired bool) (Reason, []string, bool) {
 	if !ip.IsValid() {
@@ -332,7 +334,7 @@ func ipRules(s *policy.Snapshot, ch policy.IPChannel, role policy.Role, ip netip
 	return "", nil, false
 }
 
-// inScope is SPEC §3.3.
+// inScope is the scope rule (docs/concepts.md, "Scopes").
 func inScope(s *policy.Snapshot, scope policy.Scope, r *Request) bool {
 	if scope == policy.ScopeAll || r.Entity == policy.EntityUsers {
 		return true // users have no owner: any granted scope reaches them all

@@ -40,7 +40,7 @@ type FilterResult struct {
 	HiddenTypes  []string
 }
 
-// Filter turns the user's permission for action on entity into a query plan (SPEC
+// Filter turns the user's permission for action on entity into a query plan (docs/api.md,
 // §3.4 /v1/filter). Like Check, it allocates nothing; out is the caller's.
 func Filter(s *policy.Snapshot, r *FilterRequest, out *FilterResult) {
 	*out = FilterResult{Kind: FilterNone}
@@ -95,7 +95,7 @@ type VisibleResult struct {
 	Reason Reason
 }
 
-// VisibleUsers applies the governing template's userAccess (SPEC §3.4
+// VisibleUsers applies the governing template's userAccess (docs/api.md,
 // /v1/users/visible): AllUsers sees everyone; with SalesGroupUsers a group manager
 // sees the users of the groups they manage and below, anyone else only themself.
 func VisibleUsers(s *policy.Snapshot, user string, role policy.Role, out *VisibleResult) {

@@ -32,7 +32,7 @@ type LoginDecision struct {
 	Sources     []string
 }
 
-// Login decides a login (SPEC §3.4 /v1/login): the provider, then the IP rules of the
+// Login decides a login (/v1/login, docs/api.md): the provider, then the IP rules of the
 // Login channel, then the second factor, where a trusted device still within
 // validFor counts as verified.
 func Login(s *policy.Snapshot, r *LoginRequest) LoginDecision {
@@ -80,7 +80,7 @@ type SessionDecision struct {
 	Sources []string
 }
 
-// Session decides whether a session stays valid (SPEC §3.4 /v1/session): a forced
+// Session decides whether a session stays valid (/v1/session, docs/api.md): a forced
 // logout, then the login expiration, the idle timeout, and the IP rules.
 func Session(s *policy.Snapshot, r *SessionRequest) SessionDecision {
 	if s == nil {
@@ -106,7 +106,7 @@ func Session(s *policy.Snapshot, r *SessionRequest) SessionDecision {
 	return SessionDecision{Allowed: true, Reason: Allowed}
 }
 
-// Password violations (SPEC §3.4 /v1/password).
+// Password violations (/v1/password, docs/api.md).
 const (
 	ViolationMinLength       = "MinLength"
 	ViolationMinDigits       = "MinDigits"

@@ -36,7 +36,7 @@ func TestLeanKeepsWhatDecisionsNeed(t *testing.T) {
 
 	g.Expect(a.ManagedFields).To(BeNil())
 	g.Expect(a.Annotations).To(Equal(map[string]string{"team": "west"}))
-	g.Expect(cap(a.Spec.Members)).To(Equal(len(a.Spec.Members)))
+	g.Expect(a.Spec.Members).To(HaveCap(len(a.Spec.Members)))
 	want.ManagedFields, want.Annotations = nil, map[string]string{"team": "west"}
 	g.Expect(a).To(Equal(want), "spec, status and the rest of metadata unchanged")
 

@@ -2,7 +2,7 @@ package policy
 
 import "strings"
 
-// baselineScope is SPEC §3.2: what each role may do where no template says otherwise.
+// baselineScope (docs/concepts.md, "Role baselines"): what each role may do where no template says otherwise.
 func baselineScope(r Role, e Entity, a Action) Scope {
 	if !e.Accepts(a) {
 		return ScopeNone

@@ -33,8 +33,25 @@ func (c *compiler) compileGroups() map[string]int32 {
 		byName[g.Name] = i
 		valid = append(valid, i)
 	}
+	onCycle := findCycles(gs, valid, byName, statuses)
 
-	// Find parent cycles: follow each chain, colouring nodes on the current walk.
+	// Index the groups in force.
+	idx := map[string]int32{}
+	var kept []int
+	for _, i := range valid {
+		if !onCycle[i] {
+			idx[gs[i].Name] = int32(len(kept))
+			kept = append(kept, i)
+		}
+	}
+	c.buildForest(gs, kept, idx, statuses)
+	c.addPeople(gs, kept, statuses)
+	return idx
+}
+
+// findCycles follows each group's parent chain, colouring the groups on the current
+// walk, and rejects every group on a loop (naming the loop). It says which are.
+func findCycles(gs []v1alpha1.SalesGroup, valid []int, byName map[string]int, statuses []*ObjectStatus) []bool {
 	const (
 		unseen = iota
 		walking
@@ -45,10 +62,7 @@ func (c *compiler) compileGroups() map[string]int32 {
 	for _, start := range valid {
 		var path []int
 		i := start
-		for {
-			if color[i] == done {
-				break
-			}
+		for color[i] != done {
 			if color[i] == walking {
 				// The cycle is the part of the path from i onwards.
 				k := len(path) - 1
@@ -79,16 +93,13 @@ func (c *compiler) compileGroups() map[string]int32 {
 			color[j] = done
 		}
 	}
+	return onCycle
+}
 
-	// Index the groups in force.
-	idx := map[string]int32{}
-	var kept []int
-	for _, i := range valid {
-		if !onCycle[i] {
-			idx[gs[i].Name] = int32(len(kept))
-			kept = append(kept, i)
-		}
-	}
+// buildForest links the groups in force (kept, indexed by idx) to their parents and
+// numbers the forest depth-first, children in name order: a group's subtree is then
+// the interval [in, out], which makes "below a managed group" one comparison.
+func (c *compiler) buildForest(gs []v1alpha1.SalesGroup, kept []int, idx map[string]int32, statuses []*ObjectStatus) {
 	c.s.groups = make([]group, len(kept))
 	children := make([][]int32, len(kept))
 	var roots []int32
@@ -106,9 +117,6 @@ func (c *compiler) compileGroups() map[string]int32 {
 		}
 		roots = append(roots, int32(gi))
 	}
-
-	// Number the forest depth-first (children in name order): a group's subtree is then
-	// the interval [in, out], which makes "below a managed group" one comparison.
 	counter := int32(0)
 	var visit func(g, depth int32)
 	visit = func(g, depth int32) {
@@ -122,7 +130,11 @@ func (c *compiler) compileGroups() map[string]int32 {
 	for _, r := range roots {
 		visit(r, 1)
 	}
+}
 
+// addPeople records each kept group's managers and members on the users, and the
+// group's member count and depth on its status.
+func (c *compiler) addPeople(gs []v1alpha1.SalesGroup, kept []int, statuses []*ObjectStatus) {
 	for gi, i := range kept {
 		g := &gs[i]
 		seen := map[string]bool{}
@@ -139,7 +151,6 @@ func (c *compiler) compileGroups() map[string]int32 {
 		statuses[i].MemberCount = int32(len(seen))
 		statuses[i].Depth = c.s.groups[gi].depth
 	}
-	return idx
 }
 
 func appendUnique(s []int32, v int32) []int32 {

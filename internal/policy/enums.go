@@ -67,7 +67,7 @@ func (a Action) String() string { return actionNames[a] }
 // ParseAction returns the action named s (including "access").
 func ParseAction(s string) (Action, bool) { return parse[Action](actionNames[:], s) }
 
-// Accepts says whether entity e has action a (SPEC §2.1's table).
+// Accepts says whether entity e has action a (docs/concepts.md, "Entities and actions").
 func (e Entity) Accepts(a Action) bool { return a < NumRecordActions && entityActions[e]&(1<<a) != 0 }
 
 func actions(as ...Action) uint16 {

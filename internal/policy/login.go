@@ -57,7 +57,7 @@ type PasswordRules struct {
 	MaxAge                                              time.Duration // 0: never expires
 }
 
-// DefaultLoginPolicy is SPEC §2.3's default: Password only, no 2FA, no timeouts,
+// DefaultLoginPolicy is the default (docs/concepts.md, "Login policies"): Password only, no 2FA, no timeouts,
 // minimum length 8.
 func DefaultLoginPolicy() LoginPolicy {
 	return LoginPolicy{Providers: 1 << ProviderPassword, Password: PasswordRules{MinLength: 8}}

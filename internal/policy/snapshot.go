@@ -201,7 +201,7 @@ type proxyRule struct {
 	sources []string
 }
 
-// Governing returns the policy that governs user with role, following SPEC §2.1:
+// Governing returns the policy that governs user with role, (docs/concepts.md, "Which template governs a user"):
 // SuperAdmin gets everything; else the template naming the user; else one naming a
 // sales group the user directly belongs to; else one naming the role; else the role
 // baseline. It neither locks nor allocates.
@@ -231,7 +231,7 @@ func (s *Snapshot) policyFor(t int32, role Role) *Policy {
 	return s.baseline[role]
 }
 
-// InTeam says whether owner's records are within asker's Team scope (SPEC §3.3, the
+// InTeam says whether owner's records are within asker's Team scope (docs/concepts.md, "Scopes"; the
 // group part): owner is a member or manager of a group asker belongs to, or of a group
 // at or below one asker manages.
 func (s *Snapshot) InTeam(asker, owner string) bool {

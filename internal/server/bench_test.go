@@ -15,7 +15,7 @@ import (
 )
 
 // BenchmarkHTTPCheck is one POST /v1/check through the handler (decode, decide,
-// encode, metrics; no network) on SPEC §6's tenant: the server's CPU per request.
+// encode, metrics; no network) on the benchmark tenant: the server's CPU per request.
 func BenchmarkHTTPCheck(b *testing.B) {
 	t := tenantgen.Generate("acme", tenantgen.SpecSize, 1)
 	store := tenants.NewStore(nil)

@@ -92,7 +92,7 @@ func (e *MisdirectedError) Error() string {
 // starve the others.
 const DefaultMaxInFlightPerCaller = 256
 
-// Server serves the decision API of SPEC §3.4.
+// Server serves the decision API (docs/api.md).
 type Server struct {
 	svc      *service.Service
 	opts     Options
@@ -287,7 +287,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, endpoint, tenant, 
 	switch {
 	case errors.As(err, &ia):
 		status, code, msg, field = http.StatusBadRequest, "InvalidArgument", ia.Error(), ia.Field
-	case errors.Is(err, service.Unavailable):
+	case errors.Is(err, service.ErrUnavailable):
 		status, code, msg = http.StatusServiceUnavailable, "Unavailable", err.Error()
 	case errors.As(err, &ae):
 		status, msg = ae.Status, ae.Message

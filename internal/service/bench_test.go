@@ -9,7 +9,7 @@ import (
 	"github.com/crmauthz/crmauthz/internal/tenantgen"
 )
 
-// The service layer on SPEC §6's tenant, over 1,000 generated requests in turn,
+// The service layer on the benchmark tenant, over 1,000 generated requests in turn,
 // reusing one request and one Reply as the HTTP handler's pool does:
 //   - BenchmarkServiceCheck: a decoded request in, the JSON answer out (parse,
 //     decide, encode, record) — the service's cost around a decision, as the

@@ -7,7 +7,7 @@ import (
 )
 
 // Decode reads one JSON request into v (a pointer to one of the request types)
-// strictly, as SPEC §3.4 asks: keys match exactly, a key given twice, an unknown key,
+// strictly, as docs/api.md says: keys match exactly, a key given twice, an unknown key,
 // invalid UTF-8, a value of the wrong type, a body that ends early or data after the
 // object are InvalidArgument errors naming the full path of the field. Anything a
 // second parser could read differently is refused rather than guessed at.
@@ -48,7 +48,7 @@ func Decode(data []byte, v any) error {
 
 var readers = sync.Pool{New: func() any { return new(strictjson.Reader) }}
 
-// One function per shape: the keys each takes are exactly the JSON names of SPEC §3.4.
+// One function per shape: the keys each takes are exactly the JSON names of docs/api.md.
 
 func decodeCheck(r *strictjson.Reader, q *CheckRequest) {
 	*q = CheckRequest{Fields: q.Fields[:0], EmptyFields: q.EmptyFields[:0], Resource: Resource{SharedWith: q.Resource.SharedWith[:0]}}

@@ -1,4 +1,4 @@
-// Package service is the layer between transport and engine: the JSON shapes of SPEC
+// Package service is the layer between transport and engine: the JSON shapes of the
 // §3.4, their parsing into engine requests with errors that name the bad field, and
 // the mapping of engine answers back to JSON. HTTP, the CLI and policy tests all go
 // through it, so every caller sees the same names and messages.
@@ -27,9 +27,9 @@ func invalid(field, format string, args ...any) error {
 	return &InvalidArgument{Field: field, Message: fmt.Sprintf(format, args...)}
 }
 
-// Unavailable means the service cannot decide yet (first policy load not finished);
+// ErrUnavailable means the service cannot decide yet (first policy load not finished);
 // HTTP turns it into 503. It never becomes an allow.
-var Unavailable = errors.New("policy not loaded yet")
+var ErrUnavailable = errors.New("policy not loaded yet")
 
 // AsInvalid returns the InvalidArgument inside err, if any.
 func AsInvalid(err error) (*InvalidArgument, bool) {

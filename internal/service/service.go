@@ -10,7 +10,7 @@ import (
 
 // Tenants gives the snapshot in force for a tenant: nil when the tenant is unknown.
 // Ready is false until the first full policy load; the service then answers
-// Unavailable rather than decide on a partial policy.
+// ErrUnavailable rather than decide on a partial policy.
 type Tenants interface {
 	Snapshot(tenant string) *policy.Snapshot
 	Ready() bool
@@ -34,7 +34,7 @@ func New(tenants Tenants, now func() time.Time) *Service {
 
 func (s *Service) snapshot(tenant string) (*policy.Snapshot, error) {
 	if !s.tenants.Ready() {
-		return nil, Unavailable
+		return nil, ErrUnavailable
 	}
 	return s.tenants.Snapshot(tenant), nil
 }

@@ -25,7 +25,7 @@ type NotFound struct{ Tenant string }
 func (e *NotFound) Error() string { return "tenant " + e.Tenant + " has no crmauthz policy" }
 
 // Ready says whether the first full policy load finished (until then every call is
-// Unavailable).
+// ErrUnavailable).
 func (s *Service) Ready() bool { return s.tenants.Ready() }
 
 // TenantDescription is GET /v1/tenants/{tenant}: the revision in force, the objects
@@ -73,11 +73,11 @@ type TenantPassword struct {
 	MaxAge          string `json:"maxAge,omitempty"`
 }
 
-// Describe says what is in force for tenant: Unavailable before the first load,
+// Describe says what is in force for tenant: ErrUnavailable before the first load,
 // NotFound for a tenant without policy.
 func (s *Service) Describe(tenant string) (*TenantDescription, error) {
 	if !s.tenants.Ready() {
-		return nil, Unavailable
+		return nil, ErrUnavailable
 	}
 	reports, ok := s.tenants.(Reports)
 	if !ok {

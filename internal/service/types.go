@@ -2,7 +2,7 @@ package service
 
 import "github.com/crmauthz/crmauthz/internal/engine"
 
-// The JSON shapes of SPEC §3.4. Field names are the contract: do not rename them.
+// The JSON shapes of the decision API (docs/api.md). Field names are the contract: do not rename them.
 
 // Subject is the asking user.
 type Subject struct {

@@ -1,4 +1,4 @@
-// Package tenantgen generates realistic tenants of a given size (SPEC §6: 50
+// Package tenantgen generates realistic tenants of a given size (the benchmark tenant: 50
 // templates, 200 sales groups in a 4-level forest, 10,000 users) for benchmarks and
 // the OPA comparison. The same seed gives the same tenant.
 package tenantgen
@@ -22,7 +22,7 @@ type Size struct {
 	Users                 int
 }
 
-// SpecSize is SPEC §6's tenant: 50 templates, 5·(1+3+9+27)=200 groups, 10,000 users.
+// SpecSize is the benchmark tenant: 50 templates, 5·(1+3+9+27)=200 groups, 10,000 users.
 var SpecSize = Size{Templates: 50, Roots: 5, Fanout: 3, Levels: 4, Users: 10000}
 
 // Tenant is a generated tenant and what the benchmarks need to know about it.
@@ -48,11 +48,19 @@ var (
 func Generate(ns string, size Size, seed uint64) *Tenant {
 	r := rand.New(rand.NewPCG(seed, 0x5eed))
 	t := &Tenant{Input: policy.Input{Tenant: ns, ConfigMaps: map[string]map[string]string{}}}
-	meta := func(name string) metav1.ObjectMeta {
-		return metav1.ObjectMeta{Name: name, Namespace: ns, Generation: 1}
-	}
+	t.addForest(size)
+	t.addPeople(size, r)
+	t.addTemplates(size)
+	t.addAccess()
+	return t
+}
 
-	// The forest, breadth first: groups of one level, then their children.
+func (t *Tenant) meta(name string) metav1.ObjectMeta {
+	return metav1.ObjectMeta{Name: name, Namespace: t.Input.Tenant, Generation: 1}
+}
+
+// addForest names the groups breadth first: groups of one level, then their children.
+func (t *Tenant) addForest(size Size) {
 	level := []int{}
 	for i := 0; i < size.Roots; i++ {
 		t.addGroup(fmt.Sprintf("g%d", len(t.GroupNames)), -1, 1)
@@ -68,10 +76,12 @@ func Generate(ns string, size Size, seed uint64) *Tenant {
 		}
 		level = next
 	}
-	groups := len(t.GroupNames)
+}
 
-	// One manager per group, the other users spread over the groups as members; one
-	// in twenty is in a second group too.
+// addPeople makes one manager per group and spreads the other users over the groups
+// as members, one in twenty in a second group too; then the SalesGroup objects.
+func (t *Tenant) addPeople(size Size, r *rand.Rand) {
+	groups := len(t.GroupNames)
 	for i := 0; i < size.Users; i++ {
 		t.Users = append(t.Users, fmt.Sprintf("u-%05d", i))
 	}
@@ -92,7 +102,7 @@ func Generate(ns string, size Size, seed uint64) *Tenant {
 	}
 	t.TopManager = t.Managers[0]
 	for g := 0; g < groups; g++ {
-		sg := v1alpha1.SalesGroup{ObjectMeta: meta(t.GroupNames[g]), Spec: v1alpha1.SalesGroupSpec{
+		sg := v1alpha1.SalesGroup{ObjectMeta: t.meta(t.GroupNames[g]), Spec: v1alpha1.SalesGroupSpec{
 			DisplayName: "Group " + t.GroupNames[g],
 			Managers:    []v1alpha1.UserID{v1alpha1.UserID(t.Managers[g])},
 			Members:     userIDs(t.Members[g]),
@@ -102,12 +112,16 @@ func Generate(ns string, size Size, seed uint64) *Tenant {
 		}
 		t.Input.Groups = append(t.Input.Groups, sg)
 	}
+}
 
-	// Templates: one per claimable role, then group templates on distinct groups,
-	// then user templates on distinct users, each with a different mix of rules.
+// addTemplates makes one template per claimable role, then group templates on
+// distinct groups, then user templates on distinct users, each with a different mix
+// of rules.
+func (t *Tenant) addTemplates(size Size) {
+	groups := len(t.GroupNames)
 	roles := []v1alpha1.Role{v1alpha1.RoleAdministrator, v1alpha1.RoleSalesManager, v1alpha1.RoleSalesUser, v1alpha1.RoleMarketingUser}
 	for i := 0; i < size.Templates; i++ {
-		pt := v1alpha1.PermissionTemplate{ObjectMeta: meta(fmt.Sprintf("t%02d", i))}
+		pt := v1alpha1.PermissionTemplate{ObjectMeta: t.meta(fmt.Sprintf("t%02d", i))}
 		switch {
 		case i < len(roles):
 			pt.Spec.AppliesTo.Roles = []v1alpha1.Role{roles[i]}
@@ -127,21 +141,24 @@ func Generate(ns string, size Size, seed uint64) *Tenant {
 		}
 		t.Input.Templates = append(t.Input.Templates, pt)
 	}
+}
 
+// addAccess adds the IP allowlists (one with an anonymous-proxy list) and a
+// LoginPolicy.
+func (t *Tenant) addAccess() {
 	t.Input.Allowlists = []v1alpha1.IPAllowlist{
-		{ObjectMeta: meta("offices"), Spec: v1alpha1.IPAllowlistSpec{CIDRs: []v1alpha1.CIDR{"203.0.113.0/24", "198.51.100.0/24", "2001:db8::/32"}}},
-		{ObjectMeta: meta("proxies"), Spec: v1alpha1.IPAllowlistSpec{
+		{ObjectMeta: t.meta("offices"), Spec: v1alpha1.IPAllowlistSpec{CIDRs: []v1alpha1.CIDR{"203.0.113.0/24", "198.51.100.0/24", "2001:db8::/32"}}},
+		{ObjectMeta: t.meta("proxies"), Spec: v1alpha1.IPAllowlistSpec{
 			CIDRs: []v1alpha1.CIDR{"192.0.2.0/24"}, Channels: []v1alpha1.Channel{v1alpha1.ChannelLogin},
 			BlockAnonymousProxies: true,
 			AnonymousProxyList:    &v1alpha1.AnonymousProxyList{ConfigMapRef: v1alpha1.ConfigMapKeyRef{Name: "tor", Key: "exits"}},
 		}},
 	}
 	t.Input.ConfigMaps["tor"] = map[string]string{"exits": "203.0.113.66\n185.220.101.0/24\n"}
-	t.Input.LoginPolicies = []v1alpha1.LoginPolicy{{ObjectMeta: meta("login"), Spec: v1alpha1.LoginPolicySpec{
+	t.Input.LoginPolicies = []v1alpha1.LoginPolicy{{ObjectMeta: t.meta("login"), Spec: v1alpha1.LoginPolicySpec{
 		AuthProviders: []v1alpha1.AuthProvider{v1alpha1.ProviderPassword, v1alpha1.ProviderGoogle},
 		Session:       &v1alpha1.SessionPolicy{LoginExpiration: "12h", IdleTimeout: "30m"},
 	}}}
-	return t
 }
 
 func (t *Tenant) addGroup(name string, parent, depth int) {

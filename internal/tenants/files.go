@@ -79,8 +79,33 @@ func (f *Files) apply(ctx context.Context, files []string, contents map[string][
 			return false, nil, err
 		}
 	}
-	var decoded []loader.Object
-	next := map[string][]loader.Object{}
+	decoded, next, problems := f.decode(files, contents)
+	decoded, dups := loader.Unique(decoded, f.DefaultNamespace)
+	for _, err := range dups {
+		problems = append(problems, err.Error())
+	}
+	objs, refused, more := f.checkSchema(ctx, validator, decoded)
+	problems = append(problems, more...)
+	f.lastFiles = next
+	f.fingerprint = fp
+
+	objs, admitted, warnings := admit(objs, f.DefaultNamespace)
+	for ns, sts := range admitted {
+		refused[ns] = append(refused[ns], sts...)
+		for _, st := range sts {
+			problems = append(problems, fmt.Sprintf("%s %s/%s: %s", st.Kind, ns, st.Name, st.Message))
+		}
+	}
+	problems = append(problems, warnings...)
+	problems = append(problems, f.build(decoded, objs, refused)...)
+	sort.Strings(problems)
+	return true, problems, nil
+}
+
+// decode parses every file; a file that is empty or does not parse keeps the objects
+// it last held (next maps each file to what it holds now).
+func (f *Files) decode(files []string, contents map[string][]byte) (decoded []loader.Object, next map[string][]loader.Object, problems []string) {
+	next = map[string][]loader.Object{}
 	for _, file := range files {
 		last, seen := f.lastFiles[file]
 		if len(contents[file]) == 0 && seen && len(last) > 0 {
@@ -97,11 +122,15 @@ func (f *Files) apply(ctx context.Context, files []string, contents map[string][
 		next[file] = objs
 		decoded = append(decoded, objs...)
 	}
-	decoded, dups := loader.Unique(decoded, f.DefaultNamespace)
-	for _, err := range dups {
-		problems = append(problems, err.Error())
-	}
+	return decoded, next, problems
+}
+
+// checkSchema validates the policy objects against the CRD schema (with its defaults
+// applied, as in a cluster): it returns those that pass, with the ConfigMaps, and the
+// refused ones per namespace.
+func (f *Files) checkSchema(ctx context.Context, validator *schema.Validator, decoded []loader.Object) ([]loader.Object, map[string][]policy.ObjectStatus, []string) {
 	var objs []loader.Object
+	var problems []string
 	refused := map[string][]policy.ObjectStatus{}
 	for _, o := range decoded {
 		if !validator.Knows(o.Raw) {
@@ -111,8 +140,8 @@ func (f *Files) apply(ctx context.Context, files []string, contents map[string][
 		raw := o.Raw.DeepCopy()
 		if errs := validator.Validate(ctx, raw); len(errs) > 0 {
 			msg := errs.ToAggregate().Error()
-			problems = append(problems, fmt.Sprintf("%s %s/%s (%s): %s", o.Kind(), namespace(o, f.DefaultNamespace), o.Typed.GetName(), o.Source, msg))
 			ns := namespace(o, f.DefaultNamespace)
+			problems = append(problems, fmt.Sprintf("%s %s/%s (%s): %s", o.Kind(), ns, o.Typed.GetName(), o.Source, msg))
 			refused[ns] = append(refused[ns], policy.ObjectStatus{Kind: o.Kind(), Name: o.Typed.GetName(), Reason: v1alpha1.ReasonInvalid, Message: msg})
 			continue
 		}
@@ -123,18 +152,13 @@ func (f *Files) apply(ctx context.Context, files []string, contents map[string][
 		}
 		objs = append(objs, o)
 	}
-	f.lastFiles = next
-	f.fingerprint = fp
+	return objs, refused, problems
+}
 
-	objs, more, warnings := admit(objs, f.DefaultNamespace)
-	for ns, sts := range more {
-		refused[ns] = append(refused[ns], sts...)
-		for _, st := range sts {
-			problems = append(problems, fmt.Sprintf("%s %s/%s: %s", st.Kind, ns, st.Name, st.Message))
-		}
-	}
-	problems = append(problems, warnings...)
-
+// build compiles every tenant of objs (refused objects falling back to their last
+// good versions) into the store, forgets tenants with nothing left, and reports what
+// is not in force or not ready.
+func (f *Files) build(decoded, objs []loader.Object, refused map[string][]policy.ObjectStatus) (problems []string) {
 	inputs := loader.Tenants(objs, f.DefaultNamespace)
 	for ns := range refused {
 		if _, ok := inputs[ns]; !ok {
@@ -148,9 +172,10 @@ func (f *Files) apply(ctx context.Context, files []string, contents map[string][
 	inForce := map[objectKey]string{}
 	for ns, in := range inputs {
 		t := f.Builder.Build(*in, refused[ns]...)
-		f.Store.Put(ns, t)
+		held := 0
 		for _, st := range t.Report.Objects {
 			if st.InForce {
+				held++
 				k := objectKey{ns, st.Kind, st.Name}
 				inForce[k] = sources[k]
 			}
@@ -160,6 +185,13 @@ func (f *Files) apply(ctx context.Context, files []string, contents map[string][
 				problems = append(problems, fmt.Sprintf("%s %s/%s left out: %s", st.Kind, ns, st.Name, st.Message))
 			}
 		}
+		if held == 0 {
+			// Every object refused and none held from before: the tenant is unknown
+			// (denied), not decided on the role baselines alone.
+			delete(inputs, ns)
+			continue
+		}
+		f.Store.Put(ns, t)
 	}
 	for _, ns := range f.Store.Names() {
 		if _, ok := inputs[ns]; !ok {
@@ -168,8 +200,7 @@ func (f *Files) apply(ctx context.Context, files []string, contents map[string][
 		}
 	}
 	f.reportRemoved(inForce)
-	sort.Strings(problems)
-	return true, problems, nil
+	return problems
 }
 
 // admit runs the admission checks (the webhook's) on objects that passed the schema,

@@ -207,3 +207,26 @@ func TestReloadsWaitUntilFilesAreQuiet(t *testing.T) {
 	g.Expect(strings.Count(log.String(), "Reloaded policies")).To(Equal(1))
 	g.Expect(testutil.ToFloat64(removed.WithLabelValues("acme", "PermissionTemplate"))).To(BeZero(), "the half-written file was never loaded")
 }
+
+// TestATenantWhoseEveryObjectIsRefusedIsUnknown: with nothing in force and nothing
+// held from before, the namespace is no tenant (its requests are UnknownTenant), not a
+// tenant decided on the role baselines alone.
+func TestATenantWhoseEveryObjectIsRefusedIsUnknown(t *testing.T) {
+	g := NewWithT(t)
+	dir := t.TempDir()
+	bad := strings.Replace(templateYAML("[Dashboard]"), "restrictedFeatures:", "restrictedFeaturez:", 1)
+	g.Expect(os.WriteFile(filepath.Join(dir, "template.yaml"), []byte(bad), 0o600)).To(Succeed())
+	var log testenv.SyncBuffer
+	f, _ := newFiles(dir, &log)
+	_, problems, err := f.Load(context.Background())
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(problems).To(ContainElement(ContainSubstring("restrictedFeaturez")))
+	g.Expect(f.Store.Snapshot("acme")).To(BeNil())
+
+	g.Expect(os.WriteFile(filepath.Join(dir, "template.yaml"), []byte(templateYAML("[Dashboard]")), 0o600)).To(Succeed())
+	_, _, _ = f.Load(context.Background())
+	g.Expect(f.Store.Snapshot("acme")).NotTo(BeNil())
+	g.Expect(os.WriteFile(filepath.Join(dir, "template.yaml"), []byte(bad), 0o600)).To(Succeed())
+	_, _, _ = f.Load(context.Background())
+	g.Expect(f.Store.Snapshot("acme")).NotTo(BeNil(), "refused again, its last good version stays in force")
+}

@@ -38,7 +38,7 @@ func (r *Result) warn(path *field.Path, format string, args ...any) {
 	r.Warnings = append(r.Warnings, path.String()+": "+fmt.Sprintf(format, args...))
 }
 
-// System fields the CRM cannot restrict partially (SPEC §4).
+// System fields the CRM cannot restrict partially (docs/admission.md).
 var unrestrictableFields = map[string]map[v1alpha1.FieldName]bool{
 	"leads": set("ConversionReferrerURL", "CreatedOn", "EngagementScore", "LeadConversionDate", "ProspectAutoId",
 		"Origin", "QualityScore01", "Score", "ModifiedOn", "Revenue", "SourceIPAddress", "SourceReferrerURL",

@@ -20,7 +20,7 @@ func ctx() context.Context { return context.Background() }
 func serverSideApply(doc string) {
 	u := &unstructured.Unstructured{}
 	ExpectWithOffset(1, u.UnmarshalJSON([]byte(doc))).To(Succeed())
-	ExpectWithOffset(1, k8sClient.Patch(ctx(), u, client.Apply, client.FieldOwner("e2e"), client.ForceOwnership)).To(Succeed())
+	ExpectWithOffset(1, k8sClient.Apply(ctx(), client.ApplyConfigurationFromUnstructured(u), client.FieldOwner("e2e"), client.ForceOwnership)).To(Succeed())
 }
 
 // withoutWebhooks runs fn with the validating webhook configuration removed, as in a

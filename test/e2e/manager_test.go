@@ -28,11 +28,6 @@ import (
 func subject(user, role string) service.Subject { return service.Subject{User: user, Role: role} }
 
 // leadEdit asks whether user (SalesUser) may edit a lead of owner, setting fields.
-func leadEdit(user, owner string, fields ...string) service.CheckRequest {
-	return service.CheckRequest{Tenant: "acme", Subject: subject(user, "SalesUser"), Action: "edit",
-		Resource: service.Resource{Entity: "leads", ID: "L-1", Owner: owner}, Fields: fields}
-}
-
 func feature(tenant, user, role, f string) service.CheckRequest {
 	return service.CheckRequest{Tenant: tenant, Subject: subject(user, role), Action: "access", Resource: service.Resource{Feature: f}}
 }
@@ -220,7 +215,7 @@ spec:
 	})
 
 	It("enforces a policy change quickly (measured, not asserted)", func() {
-		// SPEC §6's goal is median ≤ 100 ms and p99 ≤ 500 ms from write to enforcement;
+		// our goal is median ≤ 100 ms and p99 ≤ 500 ms from write to enforcement;
 		// timings are reported, never asserted (bench/run.sh prints them with more writes).
 		writes := 100
 		if n, err := strconv.Atoi(os.Getenv("CRMAUTHZ_PROPAGATION_WRITES")); err == nil && n > 0 {

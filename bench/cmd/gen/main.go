@@ -1,4 +1,4 @@
-// Command gen writes the benchmark's inputs: a tenant of SPEC §6's size as crmauthz
+// Command gen writes the benchmark's inputs: a tenant of the benchmark size as crmauthz
 // objects (for `crmauthz serve`), the same tenant as OPA data beside an equivalent Rego
 // policy, and requests in both services' formats.
 package main

@@ -1,5 +1,5 @@
 // Command scale measures the real `crmauthz manager` against a real API server
-// (envtest) holding N generated tenants of SPEC §6's size (tenantgen.SpecSize): how
+// (envtest) holding N generated tenants of the benchmark size (tenantgen.SpecSize): how
 // fast the tenants load, this API server's bare status-write rate, the manager's time
 // to ready and memory, how fast its statuses converge against that bare rate, a policy
 // change made while the status backlog is still long, and a restart. `make bench-scale

@@ -36,9 +36,9 @@ type results struct {
 	// watches open, its heap grown by their lists).
 	bareAfter bareResult
 	first     managerRun
-	second   managerRun
-	converge progress
-	change   changeResult
+	second    managerRun
+	converge  progress
+	change    changeResult
 }
 
 // report is the plain-text table printed at the end and written to out/scale-N.txt.
