@@ -191,12 +191,16 @@ func (r *statusReconciler[T]) setup(mgr ctrl.Manager, name string, leader Leader
 	return ctrl.NewControllerManagedBy(mgr).
 		Named(name).
 		// A spec change recompiles the tenant, which nudges; the watch brings new
-		// objects and resyncs. Our own status patches must not come back as work.
-		For(r.newObj(), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		// objects and resyncs. Our own status patches must not come back as work, nor
+		// the first list: the resync after the first load looks at every object.
+		For(r.newObj(), builder.WithPredicates(predicate.GenerationChangedPredicate{}, notInFirstList)).
 		WatchesRawSource(source.TypedChannel[nudge, reconcile.Request](r.events, nudgeHandler)).
 		WithOptions(controller.Options{NeedLeaderElection: ptr.To(false), MaxConcurrentReconciles: statusWriterConcurrency}).
 		Complete(r)
 }
+
+// notInFirstList drops the creates of an informer's first list.
+var notInFirstList = predicate.Funcs{CreateFunc: func(e event.CreateEvent) bool { return !e.IsInInitialList }}
 
 // nudgeHandler queues a nudge at its priority.
 var nudgeHandler = handler.TypedFuncs[nudge, reconcile.Request]{

@@ -24,7 +24,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -273,30 +272,27 @@ func (r *TenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Complete(r)
 }
 
-// tenantHandler queues an object's tenant: at low priority for objects of a first
-// list, at the default for changes. An update that left the spec as it was (a status
-// written) compiles nothing: the builder is told of the cache's new object instead, in
-// the informer's goroutine, as recompiling the tenant for it cost more than writing it.
+// tenantHandler queues an object's tenant when the object is created, changed or
+// deleted; objects of the first list are InitialLoad's. An update that left the spec
+// as it was (a status written) compiles nothing: the builder is told of the cache's new
+// object instead, in the informer's goroutine, as recompiling the tenant for it cost
+// more than writing it.
 type tenantHandler struct {
 	kind    string
 	builder *tenants.Builder
 }
 
-func (tenantHandler) add(q workqueue.TypedRateLimitingInterface[reconcile.Request], o client.Object, priority int) {
-	req := reconcile.Request{NamespacedName: types.NamespacedName{Name: o.GetNamespace()}}
-	if pq, ok := q.(priorityqueue.PriorityQueue[reconcile.Request]); ok {
-		pq.AddWithOpts(priorityqueue.AddOpts{Priority: &priority}, req)
-		return
-	}
-	q.Add(req)
+// add queues o's tenant (at the default priority: a change goes ahead of status
+// writers' backlog, which is another queue).
+func (tenantHandler) add(q workqueue.TypedRateLimitingInterface[reconcile.Request], o client.Object) {
+	q.Add(reconcile.Request{NamespacedName: types.NamespacedName{Name: o.GetNamespace()}})
 }
 
 func (h tenantHandler) Create(_ context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-	priority := 0
 	if e.IsInInitialList {
-		priority = handler.LowPriority
+		return // InitialLoad compiles every tenant of the first list, once it is all in
 	}
-	h.add(q, e.Object, priority)
+	h.add(q, e.Object)
 }
 
 func (h tenantHandler) Update(_ context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
@@ -304,15 +300,15 @@ func (h tenantHandler) Update(_ context.Context, e event.UpdateEvent, q workqueu
 		h.builder.Replaced(e.ObjectNew.GetNamespace(), h.kind, e.ObjectNew)
 		return
 	}
-	h.add(q, e.ObjectNew, 0)
+	h.add(q, e.ObjectNew)
 }
 
 func (h tenantHandler) Delete(_ context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-	h.add(q, e.Object, 0)
+	h.add(q, e.Object)
 }
 
 func (h tenantHandler) Generic(_ context.Context, e event.GenericEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-	h.add(q, e.Object, 0)
+	h.add(q, e.Object)
 }
 
 // InitialLoad compiles every tenant once the caches have synced, then marks the store

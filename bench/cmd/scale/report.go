@@ -109,9 +109,9 @@ func (r *results) convergeRows(row func(label, value, target string)) {
 	share := func(rate float64) string {
 		return fmt.Sprintf("%.0f/s = %.0f%% of bare", rate, 100*rate/bare)
 	}
-	if after := r.bareAfter.rate(); r.bareAfter.objects > 0 {
+	if after, before := r.bareAfter.rate(), bare; r.bareAfter.objects > 0 {
 		share = func(rate float64) string {
-			return fmt.Sprintf("%.0f/s = %.0f%% of bare (%.0f%% of bare before)", rate, 100*rate/after, 100*rate/bare)
+			return fmt.Sprintf("%.0f/s = %.0f%% of bare (%.0f%% of bare before)", rate, 100*rate/after, 100*rate/before)
 		}
 		bare = after
 	}
