@@ -68,7 +68,7 @@ func Decode(data []byte, source string) ([]Object, error) {
 }
 
 func decodeOne(chunk []byte, where string) (*Object, error) {
-	js, err := yaml.YAMLToJSON(chunk)
+	js, err := yaml.YAMLToJSONStrict(chunk) // a key given twice is an error, as kubectl makes it
 	if err != nil {
 		return nil, fmt.Errorf("%s: not YAML: %w", where, err)
 	}
