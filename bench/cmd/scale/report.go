@@ -86,7 +86,7 @@ func (r *results) header(b *strings.Builder) {
 		r.bare.objects, r.bare.elapsed.Round(time.Millisecond), r.bare.rate(), r.bare.workers, bareReason)
 	if r.bareAfter.objects > 0 {
 		fmt.Fprintf(b, "bare again, after convergence, the manager running idle (its watches open, so every write also reaches it): %d objects in %s: %.0f objects/s.\n"+
-			"  The target compares with this one: it is the API server the manager's writes met.\n",
+			"  The target compares with the faster of the two: the API server's own rate moves a lot as its heap grows.\n",
 			r.bareAfter.objects, r.bareAfter.elapsed.Round(time.Millisecond), r.bareAfter.rate())
 	}
 }
@@ -111,9 +111,9 @@ func (r *results) convergeRows(row func(label, value, target string)) {
 	}
 	if after, before := r.bareAfter.rate(), bare; r.bareAfter.objects > 0 {
 		share = func(rate float64) string {
-			return fmt.Sprintf("%.0f/s = %.0f%% of bare (%.0f%% of bare before)", rate, 100*rate/after, 100*rate/before)
+			return fmt.Sprintf("%.0f/s = %.0f%% of bare before, %.0f%% of bare after", rate, 100*rate/before, 100*rate/after)
 		}
-		bare = after
+		bare = max(before, after) // the verdict takes the faster API server: the stricter
 	}
 	row("  rate, first to last status", share(p.rate()),
 		fmt.Sprintf(">= %.0f%% of bare: %s", 100*targetBareShare, verdict(!p.timedOut && p.count == p.total && p.rate() >= targetBareShare*bare)))
