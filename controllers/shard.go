@@ -24,26 +24,30 @@ type Shard struct {
 // Owns says whether tenant ns is in this manager's share. A namespace that does not
 // exist is nobody's: its tenant is simply unknown.
 func (s *Shard) Owns(ctx context.Context, ns string) bool {
-	if s == nil || s.Selector == nil {
-		return true
-	}
-	var n corev1.Namespace
-	if err := s.Reader.Get(ctx, types.NamespacedName{Name: ns}, &n); err != nil {
-		return client.IgnoreNotFound(err) != nil // unreadable: keep it rather than drop it
-	}
-	return s.Selector.Matches(labels.Set(n.Labels))
+	owns, exists, err := s.match(ctx, ns)
+	return owns || (!exists && err != nil) // unreadable: keep it rather than drop it
 }
 
 // Misdirected says whether a request about tenant belongs to another shard, and
-// this one's selector (for the caller's error).
+// this one's selector (for the caller's error). A tenant without a namespace, or one
+// that cannot be read now, is decided here (as unknown, or on what is held).
 func (s *Shard) Misdirected(tenant string) (selector string, misdirected bool) {
-	if s == nil || s.Selector == nil {
+	owns, exists, _ := s.match(context.Background(), tenant)
+	if !exists || owns {
 		return "", false
 	}
-	ctx := context.Background()
-	var n corev1.Namespace
-	if err := s.Reader.Get(ctx, types.NamespacedName{Name: tenant}, &n); err != nil {
-		return "", false // no such namespace: an unknown tenant, decided as such
+	return s.Selector.String(), true
+}
+
+// match reads namespace ns from the cache and says whether its labels match; exists
+// is false when it is not found or cannot be read (err says which).
+func (s *Shard) match(ctx context.Context, ns string) (matches, exists bool, err error) {
+	if s == nil || s.Selector == nil {
+		return true, true, nil
 	}
-	return s.Selector.String(), !s.Selector.Matches(labels.Set(n.Labels))
+	var n corev1.Namespace
+	if err := s.Reader.Get(ctx, types.NamespacedName{Name: ns}, &n); err != nil {
+		return false, false, client.IgnoreNotFound(err)
+	}
+	return s.Selector.Matches(labels.Set(n.Labels)), true, nil
 }

@@ -12,9 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -24,6 +22,7 @@ import (
 
 	"github.com/crmauthz/crmauthz/api/v1alpha1"
 	"github.com/crmauthz/crmauthz/controllers"
+	"github.com/crmauthz/crmauthz/internal/operator"
 	"github.com/crmauthz/crmauthz/internal/tenants"
 	"github.com/crmauthz/crmauthz/internal/testenv"
 )
@@ -32,18 +31,9 @@ import (
 // initial load and the four status writers, wired as the manager wires them, without
 // webhooks or the decision API.
 
-var (
-	cfg    *rest.Config
-	scheme = runtime.NewScheme()
-)
+var cfg *rest.Config
 
 func TestMain(m *testing.M) {
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		panic(err)
-	}
-	if err := v1alpha1.AddToScheme(scheme); err != nil {
-		panic(err)
-	}
 	env, err := testenv.New()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -67,7 +57,7 @@ func (leader) IsLeader() bool { return true }
 func startManager(t *testing.T, selector labels.Selector) (client.Client, *tenants.Store) {
 	t.Helper()
 	g := NewWithT(t)
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"},
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: operator.Scheme(), Metrics: metricsserver.Options{BindAddress: "0"},
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)}}) // one manager per test
 	g.Expect(err).NotTo(HaveOccurred())
 	store := tenants.NewStore(nil)
