@@ -13,7 +13,6 @@ import (
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
@@ -188,46 +187,7 @@ func fingerprint(in *policy.Input) string {
 }
 
 func (r *TenantReconciler) input(ctx context.Context, ns string) (*policy.Input, error) {
-	return ReadTenant(ctx, r.Reader, ns)
-}
-
-// ReadTenant reads a tenant's objects and the ConfigMaps its allowlists reference:
-// what the manager compiles, and what the kubectl plugin compiles to answer offline.
-func ReadTenant(ctx context.Context, reader client.Reader, ns string) (*policy.Input, error) {
-	in := &policy.Input{Tenant: ns, ConfigMaps: map[string]map[string]string{}}
-	var pts v1alpha1.PermissionTemplateList
-	var sgs v1alpha1.SalesGroupList
-	var lps v1alpha1.LoginPolicyList
-	var als v1alpha1.IPAllowlistList
-	for _, l := range []client.ObjectList{&pts, &sgs, &lps, &als} {
-		// The cache's own objects, not copies: compiling only reads them (a test holds
-		// policy.Compile to that), and a copy of every object of every tenant, kept by
-		// the builder's last-good versions, would double the manager's memory.
-		if err := reader.List(ctx, l, client.InNamespace(ns), client.UnsafeDisableDeepCopy); err != nil {
-			return nil, fmt.Errorf("listing %T in %s: %w", l, ns, err)
-		}
-	}
-	in.Templates, in.Groups, in.LoginPolicies, in.Allowlists = pts.Items, sgs.Items, lps.Items, als.Items
-	for _, al := range als.Items {
-		if al.Spec.AnonymousProxyList == nil {
-			continue
-		}
-		name := al.Spec.AnonymousProxyList.ConfigMapRef.Name
-		if _, done := in.ConfigMaps[name]; done {
-			continue
-		}
-		var cm corev1.ConfigMap
-		err := reader.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, &cm)
-		switch {
-		case apierrors.IsNotFound(err), err == nil && !loader.IsProxyList(&cm):
-			// Absent from the input: the compiler makes the allowlist fail closed.
-		case err != nil:
-			return nil, fmt.Errorf("reading ConfigMap %s/%s: %w", ns, name, err)
-		default:
-			in.ConfigMaps[name] = cm.Data
-		}
-	}
-	return in, nil
+	return loader.ReadNamespace(ctx, r.Reader, ns)
 }
 
 // SetupWithManager watches the four kinds and ConfigMaps, keyed by namespace.

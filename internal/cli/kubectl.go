@@ -12,7 +12,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/crmauthz/crmauthz/controllers"
+	"github.com/crmauthz/crmauthz/internal/loader"
 	"github.com/crmauthz/crmauthz/internal/operator"
 	"github.com/crmauthz/crmauthz/internal/policy"
 	"github.com/crmauthz/crmauthz/internal/service"
@@ -63,7 +63,7 @@ func (k *kubeFlags) tenant(ctx context.Context) (string, *tenants.Tenant, error)
 	if err != nil {
 		return "", nil, err
 	}
-	in, err := controllers.ReadTenant(ctx, c, ns)
+	in, err := loader.ReadNamespace(ctx, c, ns)
 	if err != nil {
 		return "", nil, err
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/crmauthz/crmauthz/internal/auth"
+	"github.com/crmauthz/crmauthz/internal/pipeline"
 	"github.com/crmauthz/crmauthz/internal/server"
 	"github.com/crmauthz/crmauthz/internal/service"
 	"github.com/crmauthz/crmauthz/internal/tenants"
@@ -60,7 +61,7 @@ Without --token-file only a loopback --addr is accepted.`,
 	f.StringVar(&o.tokenFile, "token-file", "", "bearer tokens allowed to ask, one `TOKEN CALLER TENANTS` a line")
 	f.BoolVar(&o.decisionLog, "decision-log", true, "log every decision as a JSON line on stderr")
 	f.DurationVar(&o.reload, "reload-interval", time.Second, "how often to look for changed files")
-	f.DurationVar(&o.quiet, "reload-quiet", tenants.DefaultQuietPeriod, "how long changed files must stay unchanged before they are loaded")
+	f.DurationVar(&o.quiet, "reload-quiet", pipeline.DefaultQuietPeriod, "how long changed files must stay unchanged before they are loaded")
 	_ = cmd.MarkFlagRequired("policies")
 	return cmd
 }
@@ -97,7 +98,7 @@ func (o *serveOptions) run(ctx context.Context) error {
 	reg.MustRegister(removed)
 	// No Validator: one is built for each load (the CRD schema's CEL programs are most
 	// of the heap, and every GC would rescan them between reloads).
-	files := &tenants.Files{Paths: o.policies, DefaultNamespace: o.namespace,
+	files := &pipeline.Files{Paths: o.policies, DefaultNamespace: o.namespace,
 		Builder: tenants.NewBuilder(), Store: store, Log: logger, Removed: removed}
 
 	// Without tokens the server is on loopback (checked above) and answers local

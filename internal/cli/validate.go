@@ -4,10 +4,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/crmauthz/crmauthz/internal/pipeline"
 	"github.com/crmauthz/crmauthz/internal/schema"
 	"github.com/crmauthz/crmauthz/internal/tenants"
 )
@@ -30,20 +30,17 @@ the field, and exits 1 if there is any. Warnings are printed but pass.`,
 				return err
 			}
 			store := tenants.NewStore(nil)
-			files := &tenants.Files{Paths: args, DefaultNamespace: namespace, Validator: validator,
+			files := &pipeline.Files{Paths: args, DefaultNamespace: namespace, Validator: validator,
 				Builder: tenants.NewBuilder(), Store: store, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 			_, problems, err := files.Load(cmd.Context())
 			if err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()
-			errs := 0
 			for _, p := range problems {
 				fmt.Fprintln(out, p)
-				if !strings.HasPrefix(p, "warning: ") {
-					errs++
-				}
 			}
+			errs := problems.Errors()
 			objects := 0
 			for _, name := range store.Names() {
 				objects += len(store.Get(name).Snapshot.Objects)

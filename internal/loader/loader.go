@@ -1,6 +1,7 @@
-// Package loader reads policy objects from YAML or JSON (files, directories, test
-// cases) and groups them into one compile input per tenant: what `crmauthz serve`,
-// `validate` and `test` work from when there is no cluster.
+// Package loader is where policy comes from: it reads policy objects from YAML or JSON
+// (files, directories, test cases) and groups them into one compile input per tenant,
+// or reads one namespace's objects from a cluster. The pipeline package checks what is
+// read from files; objects read from a cluster were checked by its API server.
 package loader
 
 import (
@@ -9,8 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -117,27 +120,32 @@ func decodeOne(chunk []byte, where string) (*Object, error) {
 	return &Object{Source: where, Raw: u, Typed: typed}, nil
 }
 
-// ReadPaths decodes every .yaml, .yml and .json file under paths (files or
-// directories, recursively; kustomization files are skipped), in path order.
-func ReadPaths(paths ...string) ([]Object, error) {
+// Walk lists the files under paths (files or directories, recursively) whose names end
+// in one of exts, sorted: the one walk every offline command uses. Kustomization files
+// are skipped, and so are hidden files and directories below a path given: a Kubernetes
+// ConfigMap volume keeps its files in a hidden timestamped directory behind the `..data`
+// symlink and shows them at the top through symlinks, so reading both would read every
+// object twice.
+func Walk(paths []string, exts ...string) ([]string, error) {
 	var files []string
 	for _, p := range paths {
-		err := filepath.WalkDir(p, func(path string, d os.DirEntry, err error) error {
+		err := filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err
 			}
+			base := filepath.Base(path)
 			if d.IsDir() {
+				if path != p && strings.HasPrefix(base, ".") {
+					return fs.SkipDir
+				}
 				return nil
 			}
-			switch filepath.Ext(path) {
-			case ".yaml", ".yml", ".json":
-			default:
+			if (path != p && strings.HasPrefix(base, ".")) || base == "kustomization.yaml" || base == "kustomization.yml" {
 				return nil
 			}
-			if base := filepath.Base(path); base == "kustomization.yaml" || base == "kustomization.yml" {
-				return nil
+			if slices.Contains(exts, filepath.Ext(path)) {
+				files = append(files, path)
 			}
-			files = append(files, path)
 			return nil
 		})
 		if err != nil {
@@ -145,6 +153,18 @@ func ReadPaths(paths ...string) ([]Object, error) {
 		}
 	}
 	sort.Strings(files)
+	return files, nil
+}
+
+// PolicyExtensions are the file names Walk takes policy objects from.
+var PolicyExtensions = []string{".yaml", ".yml", ".json"}
+
+// ReadPaths decodes every policy file under paths (see Walk), in path order.
+func ReadPaths(paths ...string) ([]Object, error) {
+	files, err := Walk(paths, PolicyExtensions...)
+	if err != nil {
+		return nil, err
+	}
 	var out []Object
 	var errs []error
 	for _, f := range files {
@@ -216,9 +236,9 @@ func IsProxyList(cm *corev1.ConfigMap) bool {
 }
 
 // Unique keeps the first object of each kind, namespace and name, in the order given,
-// and returns an error for every later one naming both sources: a namespace holds one
-// object per name, and two files defining the same object is a mistake to show, not
-// one to settle silently by file order.
+// and returns a *DuplicateError for every later one: a namespace holds one object per
+// name, and two files defining the same object is a mistake to show, not one to settle
+// silently by file order.
 func Unique(objs []Object, defaultNamespace string) ([]Object, []error) {
 	first := map[string]string{}
 	out := make([]Object, 0, len(objs))
@@ -230,11 +250,28 @@ func Unique(objs []Object, defaultNamespace string) ([]Object, []error) {
 		}
 		k := o.Kind() + " " + ns + "/" + o.Typed.GetName()
 		if src, dup := first[k]; dup {
-			errs = append(errs, fmt.Errorf("%s: %s is already defined in %s; this copy is ignored", o.Source, k, src))
+			errs = append(errs, &DuplicateError{Copy: o, Namespace: ns, First: src})
 			continue
 		}
 		first[k] = o.Source
 		out = append(out, o)
 	}
 	return out, errs
+}
+
+// DuplicateError is an object defined a second time: Copy, ignored, in Namespace;
+// First is where the kept one came from.
+type DuplicateError struct {
+	Copy      Object
+	Namespace string
+	First     string
+}
+
+func (e *DuplicateError) Error() string {
+	return fmt.Sprintf("%s: %s %s/%s %s", e.Copy.Source, e.Copy.Kind(), e.Namespace, e.Copy.Typed.GetName(), e.Detail())
+}
+
+// Detail says what is wrong, without naming the copy.
+func (e *DuplicateError) Detail() string {
+	return fmt.Sprintf("is already defined in %s; this copy is ignored", e.First)
 }

@@ -15,13 +15,13 @@ import (
 	"strings"
 	"time"
 
-	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
 
 	"github.com/crmauthz/crmauthz/internal/loader"
+	"github.com/crmauthz/crmauthz/internal/pipeline"
 	"github.com/crmauthz/crmauthz/internal/policy"
-	"github.com/crmauthz/crmauthz/internal/schema"
 	"github.com/crmauthz/crmauthz/internal/service"
+	"github.com/crmauthz/crmauthz/internal/tenants"
 )
 
 // Suite is one test file.
@@ -83,22 +83,10 @@ const DefaultNow = "2026-11-22T12:00:00Z"
 
 // RunPaths runs every suite file (*.yaml, *.yml) under paths, in path order.
 func RunPaths(paths ...string) ([]Result, error) {
-	var files []string
-	for _, p := range paths {
-		err := filepath.WalkDir(p, func(path string, d os.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if !d.IsDir() && (strings.HasSuffix(path, ".yaml") || strings.HasSuffix(path, ".yml")) {
-				files = append(files, path)
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
+	files, err := loader.Walk(paths, ".yaml", ".yml")
+	if err != nil {
+		return nil, err
 	}
-	sort.Strings(files)
 	var out []Result
 	for _, f := range files {
 		rs, err := RunFile(f)
@@ -144,24 +132,35 @@ func (s *Suite) Run(file string) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !s.SkipSchemaValidation {
-		if err := validateSchema(objs); err != nil {
-			return nil, fmt.Errorf("%s: %w", file, err)
-		}
+	// The offline pipeline: a suite tests the policy a cluster can hold, schema checked
+	// and defaults filled in (unless it opts out). Not admission: concurrent writes
+	// can get past it, and suites test how the compiler settles what they leave.
+	checked, err := pipeline.Check(context.Background(), objs, pipeline.Options{
+		DefaultNamespace: s.Tenant, SkipChecks: s.SkipSchemaValidation, SkipAdmission: true})
+	if err != nil {
+		return nil, err
 	}
-	tenants := staticTenants{}
-	var reports = map[string]*policy.Report{}
-	for ns, in := range loader.Tenants(objs, s.Tenant) {
-		in.Now = now
-		snap, rep := policy.Compile(*in)
-		tenants[ns], reports[ns] = snap, rep
+	if checked.Problems.Errors() > 0 {
+		var errs []error
+		for _, p := range checked.Problems {
+			if p.Severity == pipeline.Error {
+				errs = append(errs, errors.New(p.String()))
+			}
+		}
+		return nil, fmt.Errorf("%s: %w", file, errors.Join(errs...))
+	}
+	built, _ := checked.Compile(tenants.NewBuilder(), now)
+	snapshots := staticTenants{}
+	reports := map[string]*policy.Report{}
+	for ns, t := range built {
+		snapshots[ns], reports[ns] = t.Snapshot, t.Report
 	}
 	var results []Result
 	for key, want := range s.WantStatus {
 		results = append(results, checkStatus(file, key, want, reports[s.Tenant]))
 	}
 	sort.Slice(results, func(i, j int) bool { return results[i].Case < results[j].Case })
-	svc := service.New(tenants, func() time.Time { return now })
+	svc := service.New(snapshots, func() time.Time { return now })
 	for i := range s.Cases {
 		results = append(results, s.runCase(file, svc, &s.Cases[i]))
 	}
@@ -184,34 +183,7 @@ func (s *Suite) objects(file string) ([]loader.Object, error) {
 		}
 		objs = append(objs, o...)
 	}
-	if _, dups := loader.Unique(objs, s.Tenant); len(dups) > 0 {
-		return nil, fmt.Errorf("%s: %w", file, errors.Join(dups...))
-	}
 	return objs, nil
-}
-
-// validateSchema checks every policy object as the API server would and fills in its
-// defaults, so a suite tests the policy a cluster would hold.
-func validateSchema(objs []loader.Object) error {
-	v, err := schema.New()
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, o := range objs {
-		if !v.Knows(o.Raw) {
-			continue
-		}
-		raw := o.Raw.DeepCopy()
-		if fe := v.Validate(context.Background(), raw); len(fe) > 0 {
-			errs = append(errs, fmt.Errorf("%s (%s %s): %w", o.Source, o.Kind(), o.Typed.GetName(), fe.ToAggregate()))
-			continue
-		}
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(raw.Object, o.Typed); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
 }
 
 func checkStatus(file, key string, want map[string]any, rep *policy.Report) Result {

@@ -1,4 +1,4 @@
-package tenants
+package pipeline
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 	"github.com/crmauthz/crmauthz/internal/engine"
 	"github.com/crmauthz/crmauthz/internal/policy"
 	"github.com/crmauthz/crmauthz/internal/schema"
+	"github.com/crmauthz/crmauthz/internal/tenants"
 	"github.com/crmauthz/crmauthz/internal/testenv"
 )
 
@@ -35,7 +36,7 @@ spec:
   restrictedFeatures: ` + features + "\n"
 }
 
-func dashboardAllowed(s *Store) bool {
+func dashboardAllowed(s *tenants.Store) bool {
 	var d engine.Decision
 	f, _ := policy.ParseFeature("Dashboard")
 	engine.Check(s.Snapshot("acme"), &engine.Request{User: "u-1", Role: policy.RoleSalesUser, Action: policy.ActionAccess, Feature: f}, &d)
@@ -50,8 +51,8 @@ func TestFilesReloadAndKeepLastGood(t *testing.T) {
 	}
 	v, err := schema.New()
 	g.Expect(err).NotTo(HaveOccurred())
-	store := NewStore(nil)
-	f := &Files{Paths: []string{dir}, DefaultNamespace: "default", Validator: v, Builder: NewBuilder(), Store: store,
+	store := tenants.NewStore(nil)
+	f := &Files{Paths: []string{dir}, DefaultNamespace: "default", Validator: v, Builder: tenants.NewBuilder(), Store: store,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	ctx := context.Background()
 
@@ -60,7 +61,7 @@ func TestFilesReloadAndKeepLastGood(t *testing.T) {
 	changed, problems, err := f.Load(ctx)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(changed).To(BeTrue())
-	g.Expect(problems).To(BeEmpty())
+	g.Expect(texts(problems)).To(BeEmpty())
 	g.Expect(dashboardAllowed(store)).To(BeFalse())
 
 	// Nothing changed: nothing reloaded.
@@ -70,20 +71,20 @@ func TestFilesReloadAndKeepLastGood(t *testing.T) {
 	// A good edit is picked up.
 	write("template.yaml", templateYAML("[Reports]"))
 	_, problems, _ = f.Load(ctx)
-	g.Expect(problems).To(BeEmpty())
+	g.Expect(texts(problems)).To(BeEmpty())
 	g.Expect(dashboardAllowed(store)).To(BeTrue())
 
 	// A file that no longer parses keeps its objects in force.
 	write("template.yaml", "apiVersion: policy.crmauthz.io/v1alpha1\nkind: PermissionTemplate\nspec: [oops")
 	_, problems, _ = f.Load(ctx)
-	g.Expect(problems).To(ContainElement(ContainSubstring("template.yaml")))
-	g.Expect(problems).To(ContainElement(ContainSubstring("keeping the objects it last held")))
+	g.Expect(texts(problems)).To(ContainElement(ContainSubstring("template.yaml")))
+	g.Expect(texts(problems)).To(ContainElement(ContainSubstring("keeping the objects it last held")))
 	g.Expect(store.Snapshot("acme").Templates()).To(Equal(1))
 
 	// An object the schema refuses keeps its last good version, reported not ready.
 	write("template.yaml", templateYAML("[Dashboard, Telepathy]"))
 	_, problems, _ = f.Load(ctx)
-	g.Expect(problems).To(ContainElement(ContainSubstring(`spec.restrictedFeatures[1]: Unsupported value: "Telepathy"`)))
+	g.Expect(texts(problems)).To(ContainElement(ContainSubstring(`spec.restrictedFeatures[1]: Unsupported value: "Telepathy"`)))
 	g.Expect(dashboardAllowed(store)).To(BeTrue(), "the last good version (Reports) stays in force")
 	st := store.Get("acme").Report.Find(policy.KindPermissionTemplate, "reps")
 	g.Expect(st.InForce).To(BeTrue())
@@ -97,7 +98,7 @@ func TestFilesReloadAndKeepLastGood(t *testing.T) {
 	write("template.yaml", templateYAML("[Reports]"))
 	write("zz-copy.yaml", templateYAML("[Dashboard]"))
 	_, problems, _ = f.Load(ctx)
-	g.Expect(problems).To(ConsistOf(And(ContainSubstring("zz-copy.yaml"), ContainSubstring("PermissionTemplate acme/reps is already defined in "+filepath.Join(dir, "template.yaml")))))
+	g.Expect(texts(problems)).To(ConsistOf(And(ContainSubstring("PermissionTemplate acme/reps ("+filepath.Join(dir, "zz-copy.yaml")), ContainSubstring("is already defined in "+filepath.Join(dir, "template.yaml")))))
 	g.Expect(dashboardAllowed(store)).To(BeTrue(), "the copy restricting Dashboard is ignored")
 	st = store.Get("acme").Report.Find(policy.KindPermissionTemplate, "reps")
 	g.Expect(st.Ready).To(BeTrue())
@@ -112,7 +113,7 @@ func TestFilesReloadAndKeepLastGood(t *testing.T) {
 
 func newFiles(dir string, log *testenv.SyncBuffer) (*Files, *prometheus.CounterVec) {
 	removed := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "removed"}, []string{"tenant", "kind"})
-	return &Files{Paths: []string{dir}, DefaultNamespace: "default", Builder: NewBuilder(), Store: NewStore(nil),
+	return &Files{Paths: []string{dir}, DefaultNamespace: "default", Builder: tenants.NewBuilder(), Store: tenants.NewStore(nil),
 		Log: slog.New(slog.NewTextHandler(log, nil)), Removed: removed}, removed
 }
 
@@ -137,13 +138,13 @@ func TestAnEmptyFileKeepsItsObjects(t *testing.T) {
 
 	write("template.yaml", "")
 	_, problems, _ := f.Load(ctx)
-	g.Expect(problems).To(ContainElement(ContainSubstring("template.yaml: empty (0 bytes): keeping the 1 objects it last held")))
+	g.Expect(texts(problems)).To(ContainElement(ContainSubstring("template.yaml: empty (0 bytes): keeping the 1 objects it last held")))
 	g.Expect(dashboardAllowed(f.Store)).To(BeFalse(), "the template stays in force")
 	g.Expect(log.String()).NotTo(ContainSubstring("Removed a policy object"))
 
 	write("template.yaml", templateYAML("[Reports]"))
 	_, problems, _ = f.Load(ctx)
-	g.Expect(problems).To(BeEmpty())
+	g.Expect(texts(problems)).To(BeEmpty())
 	g.Expect(dashboardAllowed(f.Store)).To(BeTrue(), "content again: it is loaded")
 
 	g.Expect(os.Remove(filepath.Join(dir, "template.yaml"))).To(Succeed())
@@ -175,12 +176,12 @@ func TestConfigMapVolumeLayout(t *testing.T) {
 	f, _ := newFiles(dir, &log)
 	_, problems, err := f.Load(context.Background())
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(problems).To(BeEmpty(), "no object is read twice (through the symlink and the hidden directory)")
+	g.Expect(texts(problems)).To(BeEmpty(), "no object is read twice (through the symlink and the hidden directory)")
 	g.Expect(dashboardAllowed(f.Store)).To(BeFalse())
 
 	version("..2026_11_25_10_05_00.2", map[string]string{"group.yaml": group, "template.yaml": templateYAML("[Reports]")})
 	_, problems, _ = f.Load(context.Background())
-	g.Expect(problems).To(BeEmpty())
+	g.Expect(texts(problems)).To(BeEmpty())
 	g.Expect(dashboardAllowed(f.Store)).To(BeTrue())
 }
 
@@ -220,7 +221,7 @@ func TestATenantWhoseEveryObjectIsRefusedIsUnknown(t *testing.T) {
 	f, _ := newFiles(dir, &log)
 	_, problems, err := f.Load(context.Background())
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(problems).To(ContainElement(ContainSubstring("restrictedFeaturez")))
+	g.Expect(texts(problems)).To(ContainElement(ContainSubstring("restrictedFeaturez")))
 	g.Expect(f.Store.Snapshot("acme")).To(BeNil())
 
 	g.Expect(os.WriteFile(filepath.Join(dir, "template.yaml"), []byte(templateYAML("[Dashboard]")), 0o600)).To(Succeed())
@@ -229,4 +230,13 @@ func TestATenantWhoseEveryObjectIsRefusedIsUnknown(t *testing.T) {
 	g.Expect(os.WriteFile(filepath.Join(dir, "template.yaml"), []byte(bad), 0o600)).To(Succeed())
 	_, _, _ = f.Load(context.Background())
 	g.Expect(f.Store.Snapshot("acme")).NotTo(BeNil(), "refused again, its last good version stays in force")
+}
+
+// texts are problems as printed.
+func texts(ps Problems) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.String()
+	}
+	return out
 }
