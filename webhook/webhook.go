@@ -27,7 +27,7 @@ func namespaceOf(ctx context.Context, r client.Reader, ns string) (*validation.N
 	var lps v1alpha1.LoginPolicyList
 	for _, l := range []client.ObjectList{&pts, &sgs, &lps} {
 		if err := r.List(ctx, l, client.InNamespace(ns)); err != nil {
-			return nil, fmt.Errorf("reading namespace %s: %w", ns, err)
+			return nil, unavailable(fmt.Errorf("reading namespace %s: %w", ns, err))
 		}
 	}
 	return &validation.Namespace{Templates: pts.Items, Groups: sgs.Items, LoginPolicies: lps.Items}, nil
@@ -38,13 +38,19 @@ func namespaceOf(ctx context.Context, r client.Reader, ns string) (*validation.N
 func proxyListsOf(ctx context.Context, r client.Reader, ns string) (map[string]bool, error) {
 	var cms corev1.ConfigMapList
 	if err := r.List(ctx, &cms, client.InNamespace(ns), client.MatchingLabels{v1alpha1.ProxyListLabel: "true"}); err != nil {
-		return nil, fmt.Errorf("reading ConfigMaps of %s: %w", ns, err)
+		return nil, unavailable(fmt.Errorf("reading ConfigMaps of %s: %w", ns, err))
 	}
 	names := map[string]bool{}
 	for _, cm := range cms.Items {
 		names[cm.Name] = true
 	}
 	return names, nil
+}
+
+// unavailable refuses a write that could not be judged with a 500, not the 403 an
+// error gets by default, so that it reads as a failure to retry, not a policy verdict.
+func unavailable(err error) error {
+	return apierrors.NewInternalError(err)
 }
 
 // answer turns a validation result into admission's answer.

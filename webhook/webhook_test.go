@@ -472,9 +472,8 @@ func TestListFailureFailsClosed(t *testing.T) {
 					continue
 				}
 				g.Expect(warnings).To(BeNil(), "%T", l)
-				g.Expect(errors.Is(err, errBoom)).To(BeTrue(), "a failing %T: %v", l, err)
-				g.Expect(apierrors.IsInvalid(err)).To(BeFalse())
-				g.Expect(err.Error()).To(MatchRegexp(`^reading (namespace|ConfigMaps of) acme: boom`))
+				g.Expect(apierrors.IsInternalError(err)).To(BeTrue(), "a failing %T: %v", l, err)
+				g.Expect(err.Error()).To(MatchRegexp(`reading (namespace|ConfigMaps of) acme: boom`))
 			}
 		})
 	}
@@ -519,7 +518,7 @@ func createRequest(g Gomega, obj runtime.Object) admission.Request {
 }
 
 // TestAdmissionResponses: the handler Setup registers turns a reader failure into a
-// denial, a refusal into a 422 denial, and warnings into an allowed response that
+// 500 denial, a refusal into a 422 denial, and warnings into an allowed response that
 // carries them.
 func TestAdmissionResponses(t *testing.T) {
 	g := NewWithT(t)
@@ -530,7 +529,7 @@ func TestAdmissionResponses(t *testing.T) {
 
 	resp := handle(failingReader(nil), template(acme, "t", roles(v1alpha1.RoleSalesUser)))
 	g.Expect(resp.Allowed).To(BeFalse())
-	g.Expect(resp.Result.Code).To(BeEquivalentTo(http.StatusForbidden))
+	g.Expect(resp.Result.Code).To(BeEquivalentTo(http.StatusInternalServerError), "a failure to retry, not a policy verdict")
 	g.Expect(resp.Result.Message).To(ContainSubstring("boom"))
 
 	resp = handle(templateNamespace(), template(acme, "t", roles(v1alpha1.RoleSalesUser)))
