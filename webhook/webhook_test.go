@@ -23,7 +23,6 @@ import (
 
 	"github.com/crmauthz/crmauthz/api/v1alpha1"
 	"github.com/crmauthz/crmauthz/internal/operator"
-	"github.com/crmauthz/crmauthz/internal/validation"
 	"github.com/crmauthz/crmauthz/webhook"
 )
 
@@ -247,7 +246,7 @@ func TestPermissionTemplateMissingSalesGroup(t *testing.T) {
 func TestPermissionTemplateLimit(t *testing.T) {
 	g := NewWithT(t)
 	var objs []client.Object
-	for i := range validation.MaxTemplates {
+	for i := range v1alpha1.MaxTemplates {
 		objs = append(objs, template(acme, fmt.Sprintf("t-%02d", i), v1alpha1.AppliesTo{}))
 		objs = append(objs, template(globex, fmt.Sprintf("g-%02d", i), v1alpha1.AppliesTo{}))
 	}

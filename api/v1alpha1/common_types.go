@@ -32,7 +32,7 @@ const (
 )
 
 // Roles lists every role, in the order of the enum.
-var Roles = []Role{RoleSuperAdmin, RoleAdministrator, RoleSalesManager, RoleSalesUser, RoleMarketingUser}
+var Roles = [...]Role{RoleSuperAdmin, RoleAdministrator, RoleSalesManager, RoleSalesUser, RoleMarketingUser}
 
 // Feature is a CRM feature a template can restrict.
 // +kubebuilder:validation:Enum=Dashboard;Reports;Marketing;Workflow;CustomApps;API;CallRecordings;Content;ManageLeads;Accounts;CreateUsers;ActivateUsers;DeactivateUsers;EditUserContact;ExportUsers;OrganizationSwitch;SupportAccess
@@ -59,7 +59,7 @@ const (
 )
 
 // Features lists every feature, in the order of the enum.
-var Features = []Feature{
+var Features = [...]Feature{
 	FeatureDashboard, FeatureReports, FeatureMarketing, FeatureWorkflow, FeatureCustomApps,
 	FeatureAPI, FeatureCallRecordings, FeatureContent, FeatureManageLeads, FeatureAccounts,
 	FeatureCreateUsers, FeatureActivateUsers, FeatureDeactivateUsers, FeatureEditUserContact,

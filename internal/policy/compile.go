@@ -12,9 +12,6 @@ import (
 	"github.com/crmauthz/crmauthz/api/v1alpha1"
 )
 
-// MaxTemplates is the most PermissionTemplates a tenant may have in force.
-const MaxTemplates = 50
-
 // Kind names, as in the API.
 const (
 	KindPermissionTemplate = "PermissionTemplate"

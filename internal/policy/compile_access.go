@@ -6,6 +6,8 @@ import (
 	"sort"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
 	"github.com/crmauthz/crmauthz/api/v1alpha1"
 )
 
@@ -84,17 +86,18 @@ func (c *compiler) compileAllowlists() {
 }
 
 func (c *compiler) readProxyList(ref v1alpha1.ConfigMapKeyRef) ([]netip.Prefix, error) {
+	refPath := field.NewPath("spec", "anonymousProxyList", "configMapRef")
 	data, ok := c.in.ConfigMaps[ref.Name]
 	if !ok {
-		return nil, fmt.Errorf("spec.anonymousProxyList.configMapRef: ConfigMap %s not found (it must carry the label %s: \"true\")", ref.Name, v1alpha1.ProxyListLabel)
+		return nil, field.Invalid(refPath.Child("name"), ref.Name, fmt.Sprintf("ConfigMap %s not found (it must carry the label %s: \"true\")", ref.Name, v1alpha1.ProxyListLabel))
 	}
 	text, ok := data[ref.Key]
 	if !ok {
-		return nil, fmt.Errorf("spec.anonymousProxyList.configMapRef: ConfigMap %s has no key %q", ref.Name, ref.Key)
+		return nil, field.Invalid(refPath.Child("key"), ref.Key, fmt.Sprintf("ConfigMap %s has no such key", ref.Name))
 	}
 	list, err := ParseProxyList(text)
 	if err != nil {
-		return nil, fmt.Errorf("spec.anonymousProxyList.configMapRef: ConfigMap %s key %s: %w", ref.Name, ref.Key, err)
+		return nil, field.Invalid(refPath.Child("key"), ref.Key, fmt.Sprintf("ConfigMap %s: %v", ref.Name, err))
 	}
 	return list, nil
 }
@@ -111,13 +114,14 @@ func channelList(chs []IPChannel) string {
 }
 
 func parseAllowlist(al *v1alpha1.IPAllowlist) (prefixes []netip.Prefix, channels []IPChannel, roles []Role, err error) {
+	spec := field.NewPath("spec")
 	if len(al.Spec.CIDRs) == 0 {
-		return nil, nil, nil, fmt.Errorf("spec.cidrs: at least one CIDR is required")
+		return nil, nil, nil, field.Required(spec.Child("cidrs"), "at least one CIDR is required")
 	}
 	for i, s := range al.Spec.CIDRs {
 		p, err := ParsePrefix(string(s))
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("spec.cidrs[%d]: %w", i, err)
+			return nil, nil, nil, field.Invalid(spec.Child("cidrs").Index(i), s, err.Error())
 		}
 		prefixes = append(prefixes, p)
 	}
@@ -127,7 +131,7 @@ func parseAllowlist(al *v1alpha1.IPAllowlist) (prefixes []netip.Prefix, channels
 	for i, ch := range al.Spec.Channels {
 		c, ok := parse[IPChannel](ipChannelNames[:], string(ch))
 		if !ok {
-			return nil, nil, nil, fmt.Errorf("spec.channels[%d]: unknown channel %q (Login or API)", i, ch)
+			return nil, nil, nil, field.NotSupported(spec.Child("channels").Index(i), ch, ipChannelNames[:])
 		}
 		channels = append(channels, c)
 	}
@@ -139,7 +143,7 @@ func parseAllowlist(al *v1alpha1.IPAllowlist) (prefixes []netip.Prefix, channels
 	for i, r := range al.Spec.Roles {
 		role, ok := ParseRole(string(r))
 		if !ok {
-			return nil, nil, nil, fmt.Errorf("spec.roles[%d]: unknown role %q", i, r)
+			return nil, nil, nil, field.NotSupported(spec.Child("roles").Index(i), r, roleNames[:])
 		}
 		roles = append(roles, role)
 	}
@@ -174,6 +178,7 @@ func (c *compiler) compileLogin() {
 }
 
 func parseLogin(lp *v1alpha1.LoginPolicy) (LoginPolicy, error) {
+	spec := field.NewPath("spec")
 	l := DefaultLoginPolicy()
 	l.Name = lp.Name
 	sp := &lp.Spec
@@ -183,7 +188,7 @@ func parseLogin(lp *v1alpha1.LoginPolicy) (LoginPolicy, error) {
 	for i, p := range sp.AuthProviders {
 		pr, ok := ParseProvider(string(p))
 		if !ok {
-			return l, fmt.Errorf("spec.authProviders[%d]: unknown provider %q", i, p)
+			return l, field.NotSupported(spec.Child("authProviders").Index(i), p, providerNames[:])
 		}
 		l.Providers |= 1 << pr
 	}
@@ -193,14 +198,14 @@ func parseLogin(lp *v1alpha1.LoginPolicy) (LoginPolicy, error) {
 			mode, ok = TwoFactorDisabled, true
 		}
 		if !ok {
-			return l, fmt.Errorf("spec.twoFactor.mode: unknown mode %q", tf.Mode)
+			return l, field.NotSupported(spec.Child("twoFactor", "mode"), tf.Mode, twoFactorNames[:])
 		}
 		if len(tf.Users) > 0 && mode != TwoFactorPerUser {
-			return l, fmt.Errorf("spec.twoFactor.users: may be set only with mode PerUser")
+			return l, field.Forbidden(spec.Child("twoFactor", "users"), "may be set only with mode PerUser")
 		}
 		l.TwoFactor, l.TwoFactorUsers = mode, newStrSet(tf.Users)
 		if td := tf.TrustedDevices; td != nil && td.Enabled {
-			d, err := parseDuration("spec.twoFactor.trustedDevices.validFor", td.ValidFor, true)
+			d, err := parseDuration(spec.Child("twoFactor", "trustedDevices", "validFor"), td.ValidFor, true)
 			if err != nil {
 				return l, err
 			}
@@ -209,14 +214,14 @@ func parseLogin(lp *v1alpha1.LoginPolicy) (LoginPolicy, error) {
 	}
 	if se := sp.Session; se != nil {
 		var err error
-		if l.LoginExpiration, err = parseDuration("spec.session.loginExpiration", se.LoginExpiration, false); err != nil {
+		if l.LoginExpiration, err = parseDuration(spec.Child("session", "loginExpiration"), se.LoginExpiration, false); err != nil {
 			return l, err
 		}
-		if l.IdleTimeout, err = parseDuration("spec.session.idleTimeout", se.IdleTimeout, false); err != nil {
+		if l.IdleTimeout, err = parseDuration(spec.Child("session", "idleTimeout"), se.IdleTimeout, false); err != nil {
 			return l, err
 		}
 		if l.LoginExpiration > 0 && l.IdleTimeout > l.LoginExpiration {
-			return l, fmt.Errorf("spec.session.idleTimeout: %s may not be longer than loginExpiration %s", se.IdleTimeout, se.LoginExpiration)
+			return l, field.Invalid(spec.Child("session", "idleTimeout"), se.IdleTimeout, fmt.Sprintf("may not be longer than loginExpiration %s", se.LoginExpiration))
 		}
 		if se.RevokeSessionsBefore != nil {
 			l.RevokeBefore = se.RevokeSessionsBefore.Time
@@ -228,18 +233,18 @@ func parseLogin(lp *v1alpha1.LoginPolicy) (LoginPolicy, error) {
 			r.MinLength = 8
 		}
 		if r.MinLength < 6 || r.MinLength > 128 {
-			return l, fmt.Errorf("spec.passwordPolicy.minLength: %d is not between 6 and 128", r.MinLength)
+			return l, field.Invalid(spec.Child("passwordPolicy", "minLength"), r.MinLength, "must be between 6 and 128")
 		}
 		for _, x := range []struct {
 			name string
 			v    int
 		}{{"minSpecialChars", r.MinSpecialChars}, {"minDigits", r.MinDigits}, {"minUppercase", r.MinUppercase}} {
 			if x.v < 0 || x.v > 128 {
-				return l, fmt.Errorf("spec.passwordPolicy.%s: %d is not between 0 and 128", x.name, x.v)
+				return l, field.Invalid(spec.Child("passwordPolicy", x.name), x.v, "must be between 0 and 128")
 			}
 		}
 		var err error
-		if r.MaxAge, err = parseDuration("spec.passwordPolicy.maxAge", pp.MaxAge, false); err != nil {
+		if r.MaxAge, err = parseDuration(spec.Child("passwordPolicy", "maxAge"), pp.MaxAge, false); err != nil {
 			return l, err
 		}
 		l.Password = r
@@ -248,16 +253,16 @@ func parseLogin(lp *v1alpha1.LoginPolicy) (LoginPolicy, error) {
 	return l, nil
 }
 
-func parseDuration(path string, s v1alpha1.Duration, required bool) (time.Duration, error) {
+func parseDuration(path *field.Path, s v1alpha1.Duration, required bool) (time.Duration, error) {
 	if s == "" {
 		if required {
-			return 0, fmt.Errorf("%s: required", path)
+			return 0, field.Required(path, "")
 		}
 		return 0, nil
 	}
 	d, err := time.ParseDuration(string(s))
 	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("%s: %q is not a positive duration such as 30m or 12h", path, s)
+		return 0, field.Invalid(path, s, "not a positive duration such as 30m or 12h")
 	}
 	return d, nil
 }

@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
 	"github.com/crmauthz/crmauthz/api/v1alpha1"
 )
 
@@ -22,12 +24,10 @@ func (c *compiler) compileGroups() map[string]int32 {
 		g := &gs[i]
 		st := c.status(KindSalesGroup, g.Name, g.Generation)
 		statuses[i] = st
-		if err := checkUserIDs("spec.managers", g.Spec.Managers); err != nil {
-			reject(st, v1alpha1.ReasonInvalid, err.Error())
-			continue
-		}
-		if err := checkUserIDs("spec.members", g.Spec.Members); err != nil {
-			reject(st, v1alpha1.ReasonInvalid, err.Error())
+		spec := field.NewPath("spec")
+		errs := append(checkUserIDs(spec.Child("managers"), g.Spec.Managers), checkUserIDs(spec.Child("members"), g.Spec.Members)...)
+		if len(errs) > 0 {
+			reject(st, v1alpha1.ReasonInvalid, errs.ToAggregate().Error())
 			continue
 		}
 		byName[g.Name] = i
@@ -70,14 +70,16 @@ func findCycles(gs []v1alpha1.SalesGroup, valid []int, byName map[string]int, st
 					k--
 				}
 				cyc := path[k:]
-				names := make([]string, 0, len(cyc)+1)
-				for _, j := range cyc {
-					names = append(names, gs[j].Name)
-				}
-				names = append(names, gs[i].Name)
-				for _, j := range cyc {
+				for n, j := range cyc {
 					onCycle[j] = true
-					reject(statuses[j], v1alpha1.ReasonCycle, "spec.parent: the parent chain loops: "+strings.Join(names, " → "))
+					// The chain as the webhook words it, from this group round to itself.
+					names := make([]string, 0, len(cyc)+1)
+					for m := range len(cyc) + 1 {
+						names = append(names, gs[cyc[(n+m)%len(cyc)]].Name)
+					}
+					err := field.Invalid(field.NewPath("spec", "parent"), gs[j].Spec.Parent,
+						fmt.Sprintf("the parent chain %s loops back to %s: sales groups must form a tree", strings.Join(names, " → "), gs[j].Name))
+					reject(statuses[j], v1alpha1.ReasonCycle, err.Error())
 				}
 				break
 			}
@@ -162,11 +164,12 @@ func appendUnique(s []int32, v int32) []int32 {
 	return append(s, v)
 }
 
-func checkUserIDs(path string, ids []v1alpha1.UserID) error {
+func checkUserIDs(path *field.Path, ids []v1alpha1.UserID) field.ErrorList {
+	var errs field.ErrorList
 	for i, id := range ids {
 		if id == "" {
-			return fmt.Errorf("%s[%d]: a user id may not be empty", path, i)
+			errs = append(errs, field.Required(path.Index(i), "a user id may not be empty"))
 		}
 	}
-	return nil
+	return errs
 }

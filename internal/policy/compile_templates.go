@@ -2,8 +2,11 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/crmauthz/crmauthz/api/v1alpha1"
 	"github.com/crmauthz/crmauthz/internal/validation"
@@ -39,13 +42,13 @@ func (c *compiler) compileTemplates(groupIdx map[string]int32) {
 			continue
 		}
 		seen[t.Name] = true
-		if len(parsed) >= MaxTemplates {
-			reject(st, v1alpha1.ReasonTemplateLimit, fmt.Sprintf("the namespace already has %d templates in force (the most a CRM account may have); this one is newer", MaxTemplates))
+		if len(parsed) >= v1alpha1.MaxTemplates {
+			reject(st, v1alpha1.ReasonTemplateLimit, fmt.Sprintf("the namespace already has %d templates in force (the most a CRM account may have); this one is newer", v1alpha1.MaxTemplates))
 			continue
 		}
-		p, err := parseTemplate(t)
-		if err != nil {
-			reject(st, v1alpha1.ReasonInvalid, err.Error())
+		p, errs := parseTemplate(t)
+		if len(errs) > 0 {
+			reject(st, v1alpha1.ReasonInvalid, errs.ToAggregate().Error())
 			continue
 		}
 		// The same checks as admission: a template that slipped past it is not enforced.
@@ -193,124 +196,100 @@ func featureIndex(f v1alpha1.Feature) Feature {
 // parseTemplate checks every name in a template and lays its permissions out by
 // entity and action. The schema refuses the same things; this keeps a template that
 // never went through the API server (files, fuzzing) from compiling into nonsense.
-func parseTemplate(t *v1alpha1.PermissionTemplate) (*parsedTemplate, error) {
+func parseTemplate(t *v1alpha1.PermissionTemplate) (*parsedTemplate, field.ErrorList) {
 	p := &parsedTemplate{obj: t}
 	sp := &t.Spec
+	spec := field.NewPath("spec")
+	var errs field.ErrorList
 	if len(sp.AppliesTo.Users)+len(sp.AppliesTo.Roles)+len(sp.AppliesTo.SalesGroups) == 0 {
-		return nil, fmt.Errorf("spec.appliesTo: must name at least one user, role or sales group")
+		errs = append(errs, field.Required(spec.Child("appliesTo"), "must name at least one user, role or sales group"))
 	}
-	if err := checkUserIDs("spec.appliesTo.users", sp.AppliesTo.Users); err != nil {
-		return nil, err
-	}
+	errs = append(errs, checkUserIDs(spec.Child("appliesTo", "users"), sp.AppliesTo.Users)...)
 	for i, r := range sp.AppliesTo.Roles {
-		role, ok := ParseRole(string(r))
-		if !ok {
-			return nil, fmt.Errorf("spec.appliesTo.roles[%d]: unknown role %q", i, r)
+		path := spec.Child("appliesTo", "roles").Index(i)
+		switch role, ok := ParseRole(string(r)); {
+		case !ok:
+			errs = append(errs, field.NotSupported(path, r, Names(NumRoles)[1:]))
+		case role == RoleSuperAdmin:
+			errs = append(errs, field.Forbidden(path, "SuperAdmin is never governed by a template"))
+		default:
+			p.roles = append(p.roles, role)
 		}
-		if role == RoleSuperAdmin {
-			return nil, fmt.Errorf("spec.appliesTo.roles[%d]: SuperAdmin is never governed by a template", i)
-		}
-		p.roles = append(p.roles, role)
 	}
 	for i, f := range sp.RestrictedFeatures {
 		bit := featureBit(f)
 		if bit == 0 {
-			return nil, fmt.Errorf("spec.restrictedFeatures[%d]: unknown feature %q", i, f)
+			errs = append(errs, field.NotSupported(spec.Child("restrictedFeatures").Index(i), f, Names(NumFeatures)))
 		}
 		p.restricted |= bit
 	}
-	switch sp.UserAccess {
-	case "", v1alpha1.UserAccessAllUsers, v1alpha1.UserAccessSalesGroupUsers:
-	default:
-		return nil, fmt.Errorf("spec.userAccess: unknown value %q", sp.UserAccess)
+	if !oneOf(sp.UserAccess, v1alpha1.UserAccessAllUsers, v1alpha1.UserAccessSalesGroupUsers) {
+		errs = append(errs, field.NotSupported(spec.Child("userAccess"), sp.UserAccess, []v1alpha1.UserAccess{v1alpha1.UserAccessAllUsers, v1alpha1.UserAccessSalesGroupUsers}))
 	}
-	switch sp.ReportsWithHiddenFields {
-	case "", v1alpha1.ReportsRestrict, v1alpha1.ReportsAllow:
-	default:
-		return nil, fmt.Errorf("spec.reportsWithHiddenFields: unknown value %q", sp.ReportsWithHiddenFields)
+	if !oneOf(sp.ReportsWithHiddenFields, v1alpha1.ReportsRestrict, v1alpha1.ReportsAllow) {
+		errs = append(errs, field.NotSupported(spec.Child("reportsWithHiddenFields"), sp.ReportsWithHiddenFields, []v1alpha1.ReportsPolicy{v1alpha1.ReportsRestrict, v1alpha1.ReportsAllow}))
 	}
-	en := &sp.Entities
-	type lists struct{ masked, ownerOnly []v1alpha1.FieldName }
-	record := func(e Entity, rp *v1alpha1.RecordPermissions) (lists, error) {
-		if rp == nil {
-			return lists{}, nil
-		}
-		return lists{rp.MaskedFields, rp.OwnerOnlyFields}, p.setPerms(e, map[Action]*v1alpha1.Permission{
-			ActionView: rp.View, ActionCreate: rp.Create, ActionEdit: rp.Edit, ActionDelete: rp.Delete,
-			ActionExport: rp.Export, ActionImport: rp.Import, ActionReassign: rp.Reassign,
-		})
+	for _, ep := range sp.Entities.List() {
+		e, _ := ParseEntity(ep.Entity)
+		errs = append(errs, p.setPerms(e, spec.Child("entities", ep.Entity), &ep.Permissions)...)
+		p.masked[e], p.ownerOnly[e], p.hidden[e] = newStrSet(ep.MaskedFields), newStrSet(ep.OwnerOnlyFields), newStrSet(ep.HiddenTypes)
 	}
-	for _, x := range []struct {
-		e  Entity
-		rp *v1alpha1.RecordPermissions
-	}{{EntityLeads, en.Leads}, {EntityOpportunities, en.Opportunities}, {EntityAccounts, en.Accounts}} {
-		l, err := record(x.e, x.rp)
-		if err != nil {
-			return nil, err
-		}
-		p.masked[x.e], p.ownerOnly[x.e] = newStrSet(l.masked), newStrSet(l.ownerOnly)
-	}
-	if a := en.Activities; a != nil {
-		if err := p.setPerms(EntityActivities, map[Action]*v1alpha1.Permission{
-			ActionView: a.View, ActionCreate: a.Create, ActionEdit: a.Edit, ActionDelete: a.Delete,
-			ActionExport: a.Export, ActionImport: a.Import,
-		}); err != nil {
-			return nil, err
-		}
-		p.masked[EntityActivities], p.ownerOnly[EntityActivities], p.hidden[EntityActivities] = newStrSet(a.MaskedFields), newStrSet(a.OwnerOnlyFields), newStrSet(a.HiddenTypes)
-	}
-	if tk := en.Tasks; tk != nil {
-		if err := p.setPerms(EntityTasks, map[Action]*v1alpha1.Permission{
-			ActionView: tk.View, ActionCreate: tk.Create, ActionEdit: tk.Edit, ActionDelete: tk.Delete,
-			ActionExport: tk.Export, ActionReassign: tk.Reassign, ActionMarkComplete: tk.MarkComplete,
-		}); err != nil {
-			return nil, err
-		}
-		p.masked[EntityTasks], p.ownerOnly[EntityTasks], p.hidden[EntityTasks] = newStrSet(tk.MaskedFields), newStrSet(tk.OwnerOnlyFields), newStrSet(tk.HiddenTypes)
-	}
-	if u := en.Users; u != nil {
-		if err := p.setPerms(EntityUsers, map[Action]*v1alpha1.Permission{ActionCreate: u.Create, ActionEdit: u.Edit}); err != nil {
-			return nil, err
-		}
-	}
-	return p, nil
+	return p, errs
 }
 
-func (p *parsedTemplate) setPerms(e Entity, perms map[Action]*v1alpha1.Permission) error {
+// oneOf says whether v is empty (the default) or one of values.
+func oneOf[S ~string](v S, values ...S) bool { return v == "" || slices.Contains(values, v) }
+
+// setPerms checks entity e's permissions against the table's rules and records them.
+func (p *parsedTemplate) setPerms(e Entity, path *field.Path, perms *[NumRecordActions]*v1alpha1.Permission) field.ErrorList {
+	var errs field.ErrorList
 	for a, perm := range perms {
 		if perm == nil {
 			continue
 		}
-		path := fmt.Sprintf("spec.entities.%s.%s", e, a)
+		action := Action(a)
+		at := path.Child(action.String())
 		switch perm.Access {
 		case "", v1alpha1.AccessFull, v1alpha1.AccessNone:
 			if len(perm.Fields) > 0 {
-				return fmt.Errorf("%s.fields: may be set only when access is Partial", path)
+				errs = append(errs, field.Forbidden(at.Child("fields"), "may be set only when access is Partial"))
 			}
 		case v1alpha1.AccessPartial:
-			if a != ActionView && a != ActionCreate && a != ActionEdit {
-				return fmt.Errorf("%s.access: Partial access is allowed only on view, create and edit", path)
+			if !action.AcceptsPartial() {
+				errs = append(errs, field.Forbidden(at.Child("access"), "Partial access is allowed only on "+list(Action.AcceptsPartial)))
 			}
 			if len(perm.Fields) == 0 {
-				return fmt.Errorf("%s.fields: required when access is Partial", path)
+				errs = append(errs, field.Required(at.Child("fields"), "required when access is Partial"))
 			}
 		default:
-			return fmt.Errorf("%s.access: unknown value %q", path, perm.Access)
+			errs = append(errs, field.NotSupported(at.Child("access"), perm.Access, []v1alpha1.Access{v1alpha1.AccessFull, v1alpha1.AccessPartial, v1alpha1.AccessNone}))
 		}
 		if perm.Scope != "" {
 			if _, ok := parseScope(perm.Scope); !ok {
-				return fmt.Errorf("%s.scope: unknown value %q", path, perm.Scope)
+				errs = append(errs, field.NotSupported(at.Child("scope"), perm.Scope, scopeNames[1:]))
 			}
 		}
-		switch perm.Bulk {
-		case "", v1alpha1.BulkAllow, v1alpha1.BulkDeny:
-			if perm.Bulk != "" && a != ActionCreate && a != ActionEdit && a != ActionDelete {
-				return fmt.Errorf("%s.bulk: bulk is allowed only on create, edit and delete", path)
-			}
-		default:
-			return fmt.Errorf("%s.bulk: unknown value %q", path, perm.Bulk)
+		switch {
+		case !oneOf(perm.Bulk, v1alpha1.BulkAllow, v1alpha1.BulkDeny):
+			errs = append(errs, field.NotSupported(at.Child("bulk"), perm.Bulk, []v1alpha1.Bulk{v1alpha1.BulkAllow, v1alpha1.BulkDeny}))
+		case perm.Bulk != "" && !action.AcceptsBulk():
+			errs = append(errs, field.Forbidden(at.Child("bulk"), "bulk is allowed only on "+list(Action.AcceptsBulk)))
 		}
 		p.perms[e][a] = perm
 	}
-	return nil
+	return errs
+}
+
+// list names the record actions for which accepts holds: "view, create and edit".
+func list(accepts func(Action) bool) string {
+	var names []string
+	for a := range NumRecordActions {
+		if accepts(a) {
+			names = append(names, a.String())
+		}
+	}
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }

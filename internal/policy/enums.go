@@ -3,7 +3,10 @@ package policy
 import "github.com/crmauthz/crmauthz/api/v1alpha1"
 
 // The engine works on small integer enums rather than strings: a check indexes arrays
-// instead of hashing names. Parse* turn the API's names into them.
+// instead of hashing names. Parse* turn the API's names into them. The names, their
+// order and the rules on them come from the API's one table (api/v1alpha1/table.go);
+// the constants below name the members the engine gives a meaning of its own, and a
+// test holds them to the table.
 
 // Role is a CRM role.
 type Role uint8
@@ -14,10 +17,17 @@ const (
 	RoleSalesManager
 	RoleSalesUser
 	RoleMarketingUser
-	NumRoles
 )
 
-var roleNames = [NumRoles]string{"SuperAdmin", "Administrator", "SalesManager", "SalesUser", "MarketingUser"}
+// NumRoles is the number of roles.
+const NumRoles = Role(len(v1alpha1.Roles))
+
+var roleNames = func() (out [NumRoles]string) {
+	for i, r := range v1alpha1.Roles {
+		out[i] = string(r)
+	}
+	return out
+}()
 
 func (r Role) String() string { return roleNames[r] }
 
@@ -34,10 +44,12 @@ const (
 	EntityActivities
 	EntityTasks
 	EntityUsers
-	NumEntities
 )
 
-var entityNames = [NumEntities]string{"leads", "opportunities", "accounts", "activities", "tasks", "users"}
+// NumEntities is the number of entities.
+const NumEntities = Entity(len(v1alpha1.EntityNames))
+
+var entityNames = v1alpha1.EntityNames
 
 func (e Entity) String() string { return entityNames[e] }
 
@@ -56,11 +68,22 @@ const (
 	ActionImport
 	ActionReassign
 	ActionMarkComplete
-	NumRecordActions
+)
+
+const (
+	// NumRecordActions is the number of record actions.
+	NumRecordActions = Action(len(v1alpha1.Actions))
+	// ActionAccess asks about a feature; it follows the record actions.
 	ActionAccess = NumRecordActions
 )
 
-var actionNames = [NumRecordActions + 1]string{"view", "create", "edit", "delete", "export", "import", "reassign", "markComplete", "access"}
+var actionNames = func() (out [NumRecordActions + 1]string) {
+	for i, a := range v1alpha1.Actions {
+		out[i] = a.Name
+	}
+	out[ActionAccess] = "access"
+	return out
+}()
 
 func (a Action) String() string { return actionNames[a] }
 
@@ -70,21 +93,41 @@ func ParseAction(s string) (Action, bool) { return parse[Action](actionNames[:],
 // Accepts says whether entity e has action a (docs/concepts.md, "Entities and actions").
 func (e Entity) Accepts(a Action) bool { return a < NumRecordActions && entityActions[e]&(1<<a) != 0 }
 
-func actions(as ...Action) uint16 {
-	var m uint16
-	for _, a := range as {
-		m |= 1 << a
-	}
-	return m
-}
+// AcceptsPartial says whether action a accepts `access: Partial`.
+func (a Action) AcceptsPartial() bool { return a < NumRecordActions && v1alpha1.Actions[a].Partial }
 
-var entityActions = [NumEntities]uint16{
-	EntityLeads:         actions(ActionView, ActionCreate, ActionEdit, ActionDelete, ActionExport, ActionImport, ActionReassign),
-	EntityOpportunities: actions(ActionView, ActionCreate, ActionEdit, ActionDelete, ActionExport, ActionImport, ActionReassign),
-	EntityAccounts:      actions(ActionView, ActionCreate, ActionEdit, ActionDelete, ActionExport, ActionImport, ActionReassign),
-	EntityActivities:    actions(ActionView, ActionCreate, ActionEdit, ActionDelete, ActionExport, ActionImport),
-	EntityTasks:         actions(ActionView, ActionCreate, ActionEdit, ActionDelete, ActionExport, ActionReassign, ActionMarkComplete),
-	EntityUsers:         actions(ActionCreate, ActionEdit),
+// AcceptsBulk says whether action a accepts `bulk`.
+func (a Action) AcceptsBulk() bool { return a < NumRecordActions && v1alpha1.Actions[a].Bulk }
+
+// The bit sets (entityActions, Features) hold every action and feature: a table that
+// outgrows them fails to build here.
+const (
+	_ uint16 = 1 << (NumRecordActions - 1)
+	_ uint32 = 1 << (NumFeatures - 1)
+)
+
+// entityActions is, per entity, the set of its actions, as the API types say.
+var entityActions = func() (out [NumEntities]uint16) {
+	for e := range NumEntities {
+		for a := range NumRecordActions {
+			if v1alpha1.EntityHas(int(e), int(a)) {
+				out[e] |= 1 << a
+			}
+		}
+	}
+	return out
+}()
+
+// Names lists the names of n values of an enum, for messages.
+func Names[T interface {
+	~uint8
+	String() string
+}](n T) []string {
+	out := make([]string, n)
+	for i := range n {
+		out[i] = i.String()
+	}
+	return out
 }
 
 // Scope is how far an action reaches, ordered: ScopeNone < Own < Shared < Team < All.
@@ -111,7 +154,7 @@ func parseScope(s v1alpha1.Scope) (Scope, bool) {
 type Feature uint8
 
 // NumFeatures is the number of features; Features is a bit set of them.
-const NumFeatures = Feature(17)
+const NumFeatures = Feature(len(v1alpha1.Features))
 
 // Features is a set of features.
 type Features uint32

@@ -17,11 +17,13 @@ const (
 	MaxNameLength = 256  // ids, names, types
 )
 
+// The names a request may use, for messages, from the policy's enums (and so from the
+// API's one table).
 var (
-	roleList    = "SuperAdmin, Administrator, SalesManager, SalesUser, MarketingUser"
-	actionList  = "view, create, edit, delete, export, import, reassign, markComplete, access"
-	entityList  = "leads, opportunities, accounts, activities, tasks, users"
-	channelList = "UI, API, Mobile"
+	roleList    = strings.Join(policy.Names(policy.NumRoles), ", ")
+	actionList  = strings.Join(policy.Names(policy.ActionAccess+1), ", ")
+	entityList  = strings.Join(policy.Names(policy.NumEntities), ", ")
+	channelList = strings.Join(policy.Names(policy.NumChannels), ", ")
 )
 
 // parseName checks an id or name; the field's path is prefix+name, built only for an

@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"github.com/crmauthz/crmauthz/api/v1alpha1"
+	"github.com/crmauthz/crmauthz/internal/policy"
 	"github.com/crmauthz/crmauthz/internal/service"
 )
 
@@ -16,7 +17,7 @@ import (
 func Requests(t *Tenant, n int, seed uint64) []service.CheckRequest {
 	r := rand.New(rand.NewPCG(seed, 7))
 	roles := []string{"SalesUser", "SalesUser", "SalesManager", "MarketingUser", "Administrator", "SuperAdmin"}
-	entities := []string{"leads", "opportunities", "accounts", "activities", "tasks", "users"}
+	entities := policy.Names(policy.NumEntities)
 	actions := map[string][]string{
 		"leads": {"view", "create", "edit", "delete", "export", "import", "reassign"}, "opportunities": {"view", "edit", "delete"},
 		"accounts": {"view", "edit"}, "activities": {"view", "create", "edit", "export"},

@@ -14,9 +14,6 @@ import (
 	"github.com/crmauthz/crmauthz/api/v1alpha1"
 )
 
-// MaxTemplates is the most PermissionTemplates a namespace (a CRM account) may hold.
-const MaxTemplates = 50
-
 // Namespace is what a check needs to know of the other objects in the namespace.
 type Namespace struct {
 	Templates     []v1alpha1.PermissionTemplate
@@ -54,36 +51,6 @@ func set(names ...v1alpha1.FieldName) map[v1alpha1.FieldName]bool {
 	return m
 }
 
-// entityPerms is one entity's permissions by action name, in a fixed order.
-type entityPerms struct {
-	name    string
-	actions []string
-	perms   map[string]*v1alpha1.Permission
-}
-
-// permissions lists a template's entities that have a view, with their actions.
-func permissions(e *v1alpha1.Entities) []entityPerms {
-	var out []entityPerms
-	record := func(name string, p *v1alpha1.RecordPermissions) {
-		if p != nil {
-			out = append(out, entityPerms{name, []string{"view", "create", "edit", "delete", "export", "import", "reassign"},
-				map[string]*v1alpha1.Permission{"view": p.View, "create": p.Create, "edit": p.Edit, "delete": p.Delete, "export": p.Export, "import": p.Import, "reassign": p.Reassign}})
-		}
-	}
-	record("leads", e.Leads)
-	record("opportunities", e.Opportunities)
-	record("accounts", e.Accounts)
-	if a := e.Activities; a != nil {
-		out = append(out, entityPerms{"activities", []string{"view", "create", "edit", "delete", "export", "import"},
-			map[string]*v1alpha1.Permission{"view": a.View, "create": a.Create, "edit": a.Edit, "delete": a.Delete, "export": a.Export, "import": a.Import}})
-	}
-	if t := e.Tasks; t != nil {
-		out = append(out, entityPerms{"tasks", []string{"view", "create", "edit", "delete", "export", "reassign", "markComplete"},
-			map[string]*v1alpha1.Permission{"view": t.View, "create": t.Create, "edit": t.Edit, "delete": t.Delete, "export": t.Export, "reassign": t.Reassign, "markComplete": t.MarkComplete}})
-	}
-	return out
-}
-
 var scopeRank = map[v1alpha1.Scope]int{v1alpha1.ScopeOwn: 1, v1alpha1.ScopeShared: 2, v1alpha1.ScopeTeam: 3, v1alpha1.ScopeAll: 4}
 
 func granted(p *v1alpha1.Permission) bool { return p != nil && p.Access != v1alpha1.AccessNone }
@@ -95,31 +62,31 @@ func granted(p *v1alpha1.Permission) bool { return p != nil && p.Access != v1alp
 func TemplateLocal(t *v1alpha1.PermissionTemplate) field.ErrorList {
 	var errs field.ErrorList
 	base := field.NewPath("spec", "entities")
-	for _, ep := range permissions(&t.Spec.Entities) {
-		path := base.Child(ep.name)
-		view := ep.perms["view"]
-		for _, a := range ep.actions {
-			p := ep.perms[a]
+	for _, ep := range t.Spec.Entities.List() {
+		path := base.Child(ep.Entity)
+		view := ep.Permissions[0] // view caps every other action
+		for i, p := range ep.Permissions {
 			if p == nil {
 				continue
 			}
-			if a != "view" && view != nil && view.Access == v1alpha1.AccessNone && granted(p) {
+			a := v1alpha1.Actions[i].Name
+			if i > 0 && view != nil && view.Access == v1alpha1.AccessNone && granted(p) {
 				access := p.Access
 				if access == "" {
 					access = v1alpha1.AccessFull
 				}
 				errs = append(errs, field.Invalid(path.Child(a, "access"), access,
-					fmt.Sprintf("%s.%s cannot be allowed while %s.view is None: nobody may act on records they cannot see", ep.name, a, ep.name)))
+					fmt.Sprintf("%s.%s cannot be allowed while %s.view is None: nobody may act on records they cannot see", ep.Entity, a, ep.Entity)))
 			}
-			if a != "view" && granted(view) && view.Scope != "" && granted(p) && scopeRank[p.Scope] > scopeRank[view.Scope] {
+			if i > 0 && granted(view) && view.Scope != "" && granted(p) && scopeRank[p.Scope] > scopeRank[view.Scope] {
 				errs = append(errs, field.Invalid(path.Child(a, "scope"), p.Scope,
-					fmt.Sprintf("scope %s is wider than %s.view's scope %s: nobody may act on records they cannot see", p.Scope, ep.name, view.Scope)))
+					fmt.Sprintf("scope %s is wider than %s.view's scope %s: nobody may act on records they cannot see", p.Scope, ep.Entity, view.Scope)))
 			}
-			if fixed := unrestrictableFields[ep.name]; fixed != nil && p.Access == v1alpha1.AccessPartial {
+			if fixed := unrestrictableFields[ep.Entity]; fixed != nil && p.Access == v1alpha1.AccessPartial {
 				for i, f := range p.Fields {
 					if fixed[f] {
 						errs = append(errs, field.Invalid(path.Child(a, "fields").Index(i), f,
-							fmt.Sprintf("%s is a system field of %s that the CRM cannot restrict partially", f, ep.name)))
+							fmt.Sprintf("%s is a system field of %s that the CRM cannot restrict partially", f, ep.Entity)))
 					}
 				}
 			}
@@ -139,7 +106,7 @@ func Template(t *v1alpha1.PermissionTemplate, ns *Namespace, creating bool) Resu
 			others = append(others, &ns.Templates[i])
 		}
 	}
-	if creating && len(others) >= MaxTemplates {
+	if creating && len(others) >= v1alpha1.MaxTemplates {
 		r.Errors = append(r.Errors, field.Forbidden(field.NewPath("metadata", "namespace"),
 			fmt.Sprintf("namespace %s already has %d PermissionTemplates, the most a CRM account may have", t.Namespace, len(others))))
 	}

@@ -69,7 +69,7 @@ func TestTemplate(t *testing.T) {
 func TestTemplateLimit(t *testing.T) {
 	g := NewWithT(t)
 	ns := &Namespace{}
-	for i := 0; i < MaxTemplates; i++ {
+	for i := 0; i < v1alpha1.MaxTemplates; i++ {
 		ns.Templates = append(ns.Templates, *pt(fmt.Sprintf("t%d", i), v1alpha1.AppliesTo{}, v1alpha1.Entities{}))
 	}
 	r := Template(pt("t50", v1alpha1.AppliesTo{}, v1alpha1.Entities{}), ns, true)
