@@ -118,10 +118,9 @@ func (d *Decision) deny(r Reason) {
 }
 
 // Check decides one request against snapshot s (nil: the tenant is unknown), in the
-// evaluation order (docs/api.md), writing the answer into d. Every trace line is built inside an
-// `if x` (explain): a check that does not explain allocates nothing.
-//
-//nolint:gocyclo,funlen // the evaluation order in one place, read top to bottom; split, it would cost the hot path calls
+// evaluation order (docs/api.md), writing the answer into d. Each step below returns
+// whether it denied; the first that does ends the check. Every trace line is built
+// inside an `if x` (explain): a check that does not explain allocates nothing.
 func Check(s *policy.Snapshot, r *Request, d *Decision) {
 	d.reset()
 	x := r.Explain
@@ -137,34 +136,52 @@ func Check(s *policy.Snapshot, r *Request, d *Decision) {
 	if x {
 		d.step(stepTenant, Pass, "known; "+governing(r, p))
 	}
-	if denied := checkChannel(s, p, r.Role, r.Channel, r.IP, d, x); denied {
+	if checkChannel(s, p, r.Role, r.Channel, r.IP, d, x) {
 		return
 	}
 	if r.Action == policy.ActionAccess {
-		if p.Restricted.Has(r.Feature) {
-			d.deny(FeatureRestricted)
-			d.Feature = r.Feature
-			if x {
-				d.step(stepFeatureAccess, string(FeatureRestricted), "feature "+r.Feature.String()+" is restricted")
-			}
-			return
-		}
-		d.Allowed, d.Reason = true, Allowed
-		if x {
-			d.step(stepFeatureAccess, string(Allowed), "feature "+r.Feature.String()+" is not restricted")
-		}
+		checkFeature(p, r, d, x)
 		return
 	}
 	if x {
 		d.step(stepFeatureAccess, Skip, "action "+r.Action.String()+" is not access")
 	}
+	ep := p.Entities[r.Entity]
+	perm := &ep.Perms[r.Action]
+	if checkEntity(p, ep, r, d, x) || checkPermission(s, perm, r, d, x) || checkFields(ep, perm, r, d, x) {
+		return
+	}
+	d.Allowed, d.Reason = true, Allowed
+	if x {
+		d.step(stepAllow, string(Allowed), "")
+	}
+}
+
+// checkFeature decides a feature question (step 4): allowed unless restricted.
+func checkFeature(p *policy.Policy, r *Request, d *Decision, x bool) {
+	if p.Restricted.Has(r.Feature) {
+		d.deny(FeatureRestricted)
+		d.Feature = r.Feature
+		if x {
+			d.step(stepFeatureAccess, string(FeatureRestricted), "feature "+r.Feature.String()+" is restricted")
+		}
+		return
+	}
+	d.Allowed, d.Reason = true, Allowed
+	if x {
+		d.step(stepFeatureAccess, string(Allowed), "feature "+r.Feature.String()+" is not restricted")
+	}
+}
+
+// checkEntity applies steps 5 and 6: the Accounts feature, then hidden record types.
+func checkEntity(p *policy.Policy, ep *policy.EntityPolicy, r *Request, d *Decision, x bool) (denied bool) {
 	if r.Entity == policy.EntityAccounts && p.Restricted.Has(featureAccounts) {
 		d.deny(FeatureRestricted)
 		d.Feature = featureAccounts
 		if x {
 			d.step(stepAccountsFeature, string(FeatureRestricted), "feature Accounts is restricted: every action on accounts is denied")
 		}
-		return
+		return true
 	}
 	if x {
 		if r.Entity == policy.EntityAccounts {
@@ -173,13 +190,12 @@ func Check(s *policy.Snapshot, r *Request, d *Decision) {
 			d.step(stepAccountsFeature, Skip, "entity "+r.Entity.String()+" is not accounts")
 		}
 	}
-	ep := p.Entities[r.Entity]
 	if r.Type != "" && ep.HiddenTypes.Has(r.Type) {
 		d.deny(TypeHidden)
 		if x {
 			d.step(stepRecordType, string(TypeHidden), "records of type "+r.Type+" are hidden")
 		}
-		return
+		return true
 	}
 	if x {
 		if r.Type == "" {
@@ -188,14 +204,18 @@ func Check(s *policy.Snapshot, r *Request, d *Decision) {
 			d.step(stepRecordType, Pass, "type "+r.Type+" is not hidden")
 		}
 	}
-	perm := &ep.Perms[r.Action]
+	return false
+}
+
+// checkPermission applies steps 7 to 9: the action's permission, its scope, bulk.
+func checkPermission(s *policy.Snapshot, perm *policy.Perm, r *Request, d *Decision, x bool) (denied bool) {
 	d.Scope = perm.Scope
 	if perm.Scope == policy.ScopeNone {
 		d.deny(ActionDenied)
 		if x {
 			d.step(stepPermission, string(ActionDenied), r.Entity.String()+"."+r.Action.String()+": access None")
 		}
-		return
+		return true
 	}
 	if x {
 		d.step(stepPermission, Pass, r.Entity.String()+"."+r.Action.String()+": access "+access(perm))
@@ -205,7 +225,7 @@ func Check(s *policy.Snapshot, r *Request, d *Decision) {
 		if x {
 			d.step(stepScope, string(OutOfScope), "permission reaches "+perm.Scope.String()+"; "+recordOf(r))
 		}
-		return
+		return true
 	}
 	if x {
 		d.step(stepScope, Pass, "permission reaches "+perm.Scope.String()+"; "+recordOf(r))
@@ -215,7 +235,7 @@ func Check(s *policy.Snapshot, r *Request, d *Decision) {
 		if x {
 			d.step(stepBulk, string(BulkDenied), "bulk: Deny on "+r.Entity.String()+"."+r.Action.String())
 		}
-		return
+		return true
 	}
 	if x {
 		if r.Bulk {
@@ -224,6 +244,12 @@ func Check(s *policy.Snapshot, r *Request, d *Decision) {
 			d.step(stepBulk, Skip, "not a bulk operation")
 		}
 	}
+	return false
+}
+
+// checkFields applies step 10: what a view hides and masks, and the fields a create or
+// an edit may not set.
+func checkFields(ep *policy.EntityPolicy, perm *policy.Perm, r *Request, d *Decision, x bool) (denied bool) {
 	switch r.Action {
 	case policy.ActionView:
 		d.Hidden, d.Masked = perm.Fields.Items(), ep.Masked.Items()
@@ -247,7 +273,7 @@ func Check(s *policy.Snapshot, r *Request, d *Decision) {
 			if x {
 				d.step(stepFields, string(FieldRestricted), fieldsWhy(r, d, perm, ep, owner))
 			}
-			return
+			return true
 		}
 		if x {
 			if len(r.Fields) == 0 {
@@ -261,10 +287,7 @@ func Check(s *policy.Snapshot, r *Request, d *Decision) {
 			d.step(stepFields, Skip, "action "+r.Action.String()+" sets no fields")
 		}
 	}
-	d.Allowed, d.Reason = true, Allowed
-	if x {
-		d.step(stepAllow, string(Allowed), "")
-	}
+	return false
 }
 
 var featureAccounts, featureAPI = mustFeature("Accounts"), mustFeature("API")
