@@ -17,8 +17,8 @@ type Leader interface {
 // returns the writers' fan-out, to resync when this replica becomes leader.
 func Setup(mgr ctrl.Manager, store *tenants.Store, leader Leader, shard *Shard) (*StatusWriters, error) {
 	chans := map[string]nudges{}
-	for _, k := range policyKinds {
-		chans[k.kind] = make(nudges, 1024)
+	for _, k := range policy.Kinds {
+		chans[k] = make(nudges, 1024)
 	}
 	writers := &StatusWriters{leader: leader, store: store, channels: chans}
 	tenant := &TenantReconciler{Reader: mgr.GetClient(), Store: store, Builder: tenants.NewBuilder(), Compiled: writers.Notify, Shard: shard, Informers: mgr.GetCache()}

@@ -120,8 +120,8 @@ func (r *TenantReconciler) adopt(ctx context.Context, ns string) {
 	if r.Informers == nil {
 		return
 	}
-	for _, k := range policyKinds {
-		inf, err := r.Informers.GetInformer(ctx, k.newObj(), cache.BlockUntilSynced(false))
+	for _, k := range policy.Kinds {
+		inf, err := r.Informers.GetInformer(ctx, newObject(k), cache.BlockUntilSynced(false))
 		if err != nil {
 			continue
 		}
@@ -135,21 +135,10 @@ func (r *TenantReconciler) adopt(ctx context.Context, ns string) {
 		}
 		for _, o := range objs {
 			if m, ok := o.(metav1.Object); ok {
-				r.Builder.Replaced(ns, k.kind, m)
+				r.Builder.Replaced(ns, k, m)
 			}
 		}
 	}
-}
-
-// policyKinds are the four policy kinds, by name, with a new object of each.
-var policyKinds = []struct {
-	kind   string
-	newObj func() client.Object
-}{
-	{policy.KindPermissionTemplate, func() client.Object { return &v1alpha1.PermissionTemplate{} }},
-	{policy.KindSalesGroup, func() client.Object { return &v1alpha1.SalesGroup{} }},
-	{policy.KindLoginPolicy, func() client.Object { return &v1alpha1.LoginPolicy{} }},
-	{policy.KindIPAllowlist, func() client.Object { return &v1alpha1.IPAllowlist{} }},
 }
 
 // fingerprint identifies what a compile of in would read: every object's identity and
@@ -157,21 +146,9 @@ var policyKinds = []struct {
 // every ConfigMap's content, in an order of their own (a cache lists in any order).
 func fingerprint(in *policy.Input) string {
 	var ids []string
-	id := func(kind string, o client.Object) {
+	in.Each(func(kind string, o metav1.Object) {
 		ids = append(ids, fmt.Sprintf("%s/%s/%s/%d", kind, o.GetName(), o.GetUID(), o.GetGeneration()))
-	}
-	for i := range in.Templates {
-		id(policy.KindPermissionTemplate, &in.Templates[i])
-	}
-	for i := range in.Groups {
-		id(policy.KindSalesGroup, &in.Groups[i])
-	}
-	for i := range in.LoginPolicies {
-		id(policy.KindLoginPolicy, &in.LoginPolicies[i])
-	}
-	for i := range in.Allowlists {
-		id(policy.KindIPAllowlist, &in.Allowlists[i])
-	}
+	})
 	for name, data := range in.ConfigMaps {
 		for k, v := range data {
 			ids = append(ids, fmt.Sprintf("ConfigMap/%s/%s/%d/%s", name, k, len(v), v))
@@ -296,14 +273,14 @@ func (l *InitialLoad) Start(ctx context.Context) error {
 	// The namespaces holding policy objects, from the informers' namespace indexes:
 	// listing a quarter of a million objects to read their namespaces copied them all.
 	namespaces := map[string]bool{}
-	for _, k := range policyKinds {
-		inf, err := l.Cache.GetInformer(ctx, k.newObj())
+	for _, k := range policy.Kinds {
+		inf, err := l.Cache.GetInformer(ctx, newObject(k))
 		if err != nil {
 			return fmt.Errorf("initial load: %w", err)
 		}
 		indexed, ok := inf.(interface{ GetIndexer() toolscache.Indexer })
 		if !ok {
-			return fmt.Errorf("initial load: the %s informer has no indexer", k.kind)
+			return fmt.Errorf("initial load: the %s informer has no indexer", k)
 		}
 		for _, ns := range indexed.GetIndexer().ListIndexFuncValues(toolscache.NamespaceIndex) {
 			namespaces[ns] = true
@@ -335,3 +312,6 @@ func (l *InitialLoad) Start(ctx context.Context) error {
 	}
 	return nil
 }
+
+// newObject is an empty object of policy kind k, as the cache wants it.
+func newObject(k string) client.Object { return policy.New(k).(client.Object) }

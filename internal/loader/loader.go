@@ -86,16 +86,7 @@ func decodeOne(chunk []byte, where string) (*Object, error) {
 	var typed metav1.Object
 	switch {
 	case gv == v1alpha1.GroupVersion.String():
-		switch u.GetKind() {
-		case policy.KindPermissionTemplate:
-			typed = &v1alpha1.PermissionTemplate{}
-		case policy.KindSalesGroup:
-			typed = &v1alpha1.SalesGroup{}
-		case policy.KindLoginPolicy:
-			typed = &v1alpha1.LoginPolicy{}
-		case policy.KindIPAllowlist:
-			typed = &v1alpha1.IPAllowlist{}
-		default:
+		if typed = policy.New(u.GetKind()); typed == nil {
 			return nil, fmt.Errorf("%s: unknown kind %q in %s", where, u.GetKind(), gv)
 		}
 	case strings.HasPrefix(gv, v1alpha1.GroupVersion.Group+"/"):
@@ -198,20 +189,10 @@ func Tenants(objs []Object, defaultNamespace string) map[string]*policy.Input {
 		return i
 	}
 	for _, o := range objs {
-		ns := o.Typed.GetNamespace()
-		switch t := o.Typed.(type) {
-		case *v1alpha1.PermissionTemplate:
-			in(ns).Templates = append(in(ns).Templates, *t)
-		case *v1alpha1.SalesGroup:
-			in(ns).Groups = append(in(ns).Groups, *t)
-		case *v1alpha1.LoginPolicy:
-			in(ns).LoginPolicies = append(in(ns).LoginPolicies, *t)
-		case *v1alpha1.IPAllowlist:
-			in(ns).Allowlists = append(in(ns).Allowlists, *t)
-		case *corev1.ConfigMap:
-			// A ConfigMap alone does not make a tenant known; attach it only where
-			// policy objects exist (below).
-			continue
+		// A ConfigMap alone does not make a tenant known; it is attached only where
+		// policy objects exist (below).
+		if policy.KindOf(o.Typed) != "" {
+			in(o.Typed.GetNamespace()).Add(o.Typed)
 		}
 	}
 	for _, o := range objs {

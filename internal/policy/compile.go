@@ -12,15 +12,8 @@ import (
 	"github.com/crmauthz/crmauthz/api/v1alpha1"
 )
 
-// Kind names, as in the API.
-const (
-	KindPermissionTemplate = "PermissionTemplate"
-	KindSalesGroup         = "SalesGroup"
-	KindLoginPolicy        = "LoginPolicy"
-	KindIPAllowlist        = "IPAllowlist"
-)
-
-// Input is everything one tenant's policy is compiled from.
+// Input is everything one tenant's policy is compiled from (kinds.go: adding to it,
+// and going through it, kind by kind).
 type Input struct {
 	Tenant        string
 	Templates     []v1alpha1.PermissionTemplate

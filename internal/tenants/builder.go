@@ -53,12 +53,12 @@ func (b *Builder) Build(in policy.Input, refused ...policy.ObjectStatus) *Tenant
 		if !ok {
 			continue
 		}
-		if replace(&next, st.Name, prev) {
+		if next.Replace(prev) {
 			substituted[st.Kind+"/"+st.Name] = st
 		}
 	}
 	for _, st := range refused {
-		if prev, ok := good[st.Kind+"/"+st.Name]; ok && add(&next, prev) {
+		if prev, ok := good[st.Kind+"/"+st.Name]; ok && next.Add(prev) {
 			substituted[st.Kind+"/"+st.Name] = st
 		}
 	}
@@ -145,79 +145,11 @@ func (b *Builder) Forget(tenant string) {
 	b.mu.Unlock()
 }
 
-// index is the position of the object called name in list, or -1.
-func index[T any, PT interface {
-	*T
-	GetName() string
-}](list []T, name string) int {
-	for i := range list {
-		if PT(&list[i]).GetName() == name {
-			return i
-		}
-	}
-	return -1
-}
-
 // byKey maps kind/name to the input's objects. They are not copied: compiling never
 // modifies its input, and the manager's input is the informer cache's own objects,
 // which are replaced, never changed, when they change.
 func byKey(in *policy.Input) map[string]any {
-	m := make(map[string]any, len(in.Templates)+len(in.Groups)+len(in.LoginPolicies)+len(in.Allowlists))
-	for i := range in.Templates {
-		m[policy.KindPermissionTemplate+"/"+in.Templates[i].Name] = &in.Templates[i]
-	}
-	for i := range in.Groups {
-		m[policy.KindSalesGroup+"/"+in.Groups[i].Name] = &in.Groups[i]
-	}
-	for i := range in.LoginPolicies {
-		m[policy.KindLoginPolicy+"/"+in.LoginPolicies[i].Name] = &in.LoginPolicies[i]
-	}
-	for i := range in.Allowlists {
-		m[policy.KindIPAllowlist+"/"+in.Allowlists[i].Name] = &in.Allowlists[i]
-	}
+	m := make(map[string]any, in.Len())
+	in.Each(func(kind string, o metav1.Object) { m[kind+"/"+o.GetName()] = o })
 	return m
-}
-
-// add appends prev to the input.
-func add(in *policy.Input, prev any) bool {
-	switch p := prev.(type) {
-	case *v1alpha1.PermissionTemplate:
-		in.Templates = append(in.Templates, *p)
-	case *v1alpha1.SalesGroup:
-		in.Groups = append(in.Groups, *p)
-	case *v1alpha1.LoginPolicy:
-		in.LoginPolicies = append(in.LoginPolicies, *p)
-	case *v1alpha1.IPAllowlist:
-		in.Allowlists = append(in.Allowlists, *p)
-	default:
-		return false
-	}
-	return true
-}
-
-// replace puts prev in place of the input's object of the same kind and name.
-func replace(in *policy.Input, name string, prev any) bool {
-	switch p := prev.(type) {
-	case *v1alpha1.PermissionTemplate:
-		if i := index(in.Templates, name); i >= 0 {
-			in.Templates[i] = *p
-			return true
-		}
-	case *v1alpha1.SalesGroup:
-		if i := index(in.Groups, name); i >= 0 {
-			in.Groups[i] = *p
-			return true
-		}
-	case *v1alpha1.LoginPolicy:
-		if i := index(in.LoginPolicies, name); i >= 0 {
-			in.LoginPolicies[i] = *p
-			return true
-		}
-	case *v1alpha1.IPAllowlist:
-		if i := index(in.Allowlists, name); i >= 0 {
-			in.Allowlists[i] = *p
-			return true
-		}
-	}
-	return false
 }
