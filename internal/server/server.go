@@ -226,6 +226,7 @@ func IsLoopbackHost(host string) bool {
 
 func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 	if !s.svc.Ready() {
+		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusServiceUnavailable, "Unavailable", "policy not loaded yet", "")
 		return
 	}

@@ -211,3 +211,20 @@ func TestDecisionLogNamesTheCaller(t *testing.T) {
 	g.Expect(resp.StatusCode).To(Equal(http.StatusForbidden))
 	g.Expect(string(body)).To(ContainSubstring(`"code":"PermissionDenied"`))
 }
+
+func TestReadyzRetryAfterAndTenantNameBound(t *testing.T) {
+	g := NewWithT(t)
+	f := newFixture(t, false)
+	resp, err := http.Get(f.srv.URL + "/readyz")
+	g.Expect(err).NotTo(HaveOccurred())
+	resp.Body.Close()
+	g.Expect(resp.StatusCode).To(Equal(http.StatusServiceUnavailable))
+	g.Expect(resp.Header.Get("Retry-After")).To(Equal("1"), "a load balancer or client knows when to ask again")
+
+	f.store.SetReady()
+	long := strings.Repeat("a", 300)
+	code, body := f.do("GET", "/v1/tenants/"+long, "")
+	g.Expect(code).To(Equal(http.StatusBadRequest))
+	g.Expect(body).To(ContainSubstring(`"field":"tenant"`))
+	g.Expect(body).NotTo(ContainSubstring(long), "the name is not echoed back")
+}

@@ -76,6 +76,9 @@ type TenantPassword struct {
 // Describe says what is in force for tenant: ErrUnavailable before the first load,
 // NotFound for a tenant without policy.
 func (s *Service) Describe(tenant string) (*TenantDescription, error) {
+	if err := parseTenant(tenant); err != nil {
+		return nil, err // a name no namespace can have is not echoed back in a 404
+	}
 	if !s.tenants.Ready() {
 		return nil, ErrUnavailable
 	}
