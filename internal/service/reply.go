@@ -136,12 +136,12 @@ func (p *Reply) appendCheck(snap *policy.Snapshot, r *engine.Request, d *engine.
 	p.Body = append(b, '}')
 }
 
-func (p *Reply) recordCheck(tenant, resourceID string, r *engine.Request, d *engine.Decision, snap *policy.Snapshot, id DecisionID) {
+func (p *Reply) recordCheck(endpoint, tenant, resourceID string, r *engine.Request, d *engine.Decision, snap *policy.Snapshot, id DecisionID) {
 	target := r.Entity.String()
 	if r.Action == policy.ActionAccess {
 		target = r.Feature.String()
 	}
-	p.Records = append(p.Records, Record{ID: id, Endpoint: "check", Tenant: tenant, User: r.User, Role: r.Role.String(),
+	p.Records = append(p.Records, Record{ID: id, Endpoint: endpoint, Tenant: tenant, User: r.User, Role: r.Role.String(),
 		Action: r.Action.String(), Target: target, ResourceID: resourceID, Allowed: d.Allowed, Reason: d.Reason,
 		Template: d.Template, Revision: revisionOf(snap)})
 }

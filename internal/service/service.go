@@ -60,7 +60,7 @@ func (s *Service) Check(q *CheckRequest, out *Reply) error {
 	engine.Check(snap, r, &out.d)
 	id := s.ids.next()
 	out.appendCheck(snap, r, &out.d, id)
-	out.recordCheck(q.Tenant, q.Resource.ID, r, &out.d, snap, id)
+	out.recordCheck("check", q.Tenant, q.Resource.ID, r, &out.d, snap, id)
 	return nil
 }
 
@@ -103,7 +103,7 @@ func (s *Service) Checks(q *BatchRequest, out *Reply) error {
 		engine.Check(snap, &reqs[i], &out.d)
 		id := s.ids.next()
 		out.appendCheck(snap, &reqs[i], &out.d, id)
-		out.recordCheck(q.Tenant, q.Checks[i].Resource.ID, &reqs[i], &out.d, snap, id)
+		out.recordCheck("checks", q.Tenant, q.Checks[i].Resource.ID, &reqs[i], &out.d, snap, id)
 	}
 	out.Body = append(out.Body, "]}"...)
 	return nil
