@@ -81,7 +81,10 @@ func NewKube(client kubernetes.Interface, ttl, maxStale time.Duration) *Kube {
 		refreshes: rate.NewLimiter(RefreshesPerSecond, RefreshBurst)}
 }
 
-var _ server.Authorizer = (*Kube)(nil)
+var (
+	_ server.Authorizer    = (*Kube)(nil)
+	_ server.Authenticator = (*Kube)(nil)
+)
 
 // entry is a cached answer with the time it was given.
 type entry[V any] struct {
@@ -91,6 +94,13 @@ type entry[V any] struct {
 
 func fresh[V any](e entry[V], ok bool, within time.Duration) bool {
 	return ok && time.Since(e.at) < within
+}
+
+// Authenticate implements server.Authenticator: who is calling (the answer is cached,
+// so Authorize's second look is a map lookup).
+func (k *Kube) Authenticate(r *http.Request) (string, error) {
+	user, err := k.identify(r)
+	return user.Username, err
 }
 
 // Authorize implements server.Authorizer.

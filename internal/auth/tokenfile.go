@@ -74,6 +74,15 @@ func BearerToken(r *http.Request) string {
 	return ""
 }
 
+// Authenticate implements server.Authenticator.
+func (tf *TokenFile) Authenticate(r *http.Request) (string, error) {
+	e, err := tf.find(r)
+	if err != nil {
+		return "", err
+	}
+	return e.caller, nil
+}
+
 // Authorize implements server.Authorizer.
 func (tf *TokenFile) Authorize(r *http.Request, tenant string) (string, error) {
 	e, err := tf.find(r)

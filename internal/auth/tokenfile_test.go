@@ -66,3 +66,18 @@ func TestClientCertificateIsTheCaller(t *testing.T) {
 	_, err = k.Authorize(r, "acme")
 	g.Expect(status(err)).To(Equal(http.StatusUnauthorized))
 }
+
+func TestTokenFileAuthenticate(t *testing.T) {
+	g := NewWithT(t)
+	path := filepath.Join(t.TempDir(), "tokens")
+	g.Expect(os.WriteFile(path, []byte("s3cret-acme crm-acme acme\n"), 0o600)).To(Succeed())
+	tf, err := LoadTokenFile(path)
+	g.Expect(err).NotTo(HaveOccurred())
+	caller, err := tf.Authenticate(request("s3cret-acme"))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(caller).To(Equal("crm-acme"), "known, whatever tenant it will ask about")
+	_, err = tf.Authenticate(request("guess"))
+	g.Expect(status(err)).To(Equal(http.StatusUnauthorized))
+	_, err = tf.Authenticate(request(""))
+	g.Expect(status(err)).To(Equal(http.StatusUnauthorized))
+}

@@ -35,6 +35,13 @@ type Authorizer interface {
 	AuthorizeMetrics(r *http.Request) (caller string, err error)
 }
 
+// Authenticator is what an Authorizer may add: saying who is calling before anything
+// about the request is read, so that an unknown caller gets its 401 without the body
+// being read or decoded (and learns nothing from a 400).
+type Authenticator interface {
+	Authenticate(r *http.Request) (caller string, err error)
+}
+
 // AuthError is an authentication (401) or authorisation (403) refusal, or 503 when
 // the caller cannot be checked now.
 type AuthError struct {
@@ -461,6 +468,12 @@ func handle[Q any](s *Server, endpoint string, decide func(*Q, *service.Reply) e
 				pool.Put(c)
 			}
 		}()
+		if a, ok := s.opts.Auth.(Authenticator); ok {
+			if caller, err := a.Authenticate(r); err != nil {
+				s.fail(w, r, endpoint, "", caller, err)
+				return
+			}
+		}
 		var err error
 		if c.body, err = s.readBody(r, c.body[:0]); err != nil {
 			s.fail(w, r, endpoint, "", "", err)
