@@ -19,15 +19,9 @@ func (c *compiler) compileAllowlists() {
 	var allow [NumIPChannels][NumRoles]ipSetBuilder
 	var applies [NumIPChannels][NumRoles]bool
 	var proxies [NumIPChannels]ipSetBuilder
-	seen := map[string]bool{}
 	for i := range als {
 		al := &als[i]
 		st := c.status(KindIPAllowlist, al.Name, al.Generation)
-		if seen[al.Name] {
-			reject(st, v1alpha1.ReasonInvalid, "another IPAllowlist has the same name")
-			continue
-		}
-		seen[al.Name] = true
 		prefixes, channels, roles, err := parseAllowlist(al)
 		if err != nil {
 			reject(st, v1alpha1.ReasonInvalid, err.Error())

@@ -34,14 +34,8 @@ func (c *compiler) compileTemplates(groupIdx map[string]int32) {
 		return byAge(ts[i].CreationTimestamp.Time, ts[j].CreationTimestamp.Time, ts[i].Name, ts[j].Name)
 	})
 	var parsed []*parsedTemplate
-	seen := map[string]bool{}
 	for _, t := range ts {
 		st := c.status(KindPermissionTemplate, t.Name, t.Generation)
-		if seen[t.Name] {
-			reject(st, v1alpha1.ReasonInvalid, "another PermissionTemplate has the same name")
-			continue
-		}
-		seen[t.Name] = true
 		if len(parsed) >= v1alpha1.MaxTemplates {
 			reject(st, v1alpha1.ReasonTemplateLimit, fmt.Sprintf("the namespace already has %d templates in force (the most a CRM account may have); this one is newer", v1alpha1.MaxTemplates))
 			continue
