@@ -149,6 +149,10 @@ func run(ctx context.Context, cfg config) (err error) {
 		return err
 	}
 	stopWatches()
+	step("bare list: every crmauthz object once from this API server, nothing decoded (the floor under the restart's first list)")
+	if r.bareList, err = measureBareList(ctx, cl.rest); err != nil {
+		return err
+	}
 	if err := restart(ctx, cfg, cl, bin, r); err != nil {
 		return err
 	}

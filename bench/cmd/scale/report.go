@@ -35,10 +35,12 @@ type results struct {
 	// running idle: the API server as the manager's writes found it (its informers'
 	// watches open, its heap grown by their lists).
 	bareAfter bareResult
-	first     managerRun
-	second    managerRun
-	converge  progress
-	change    changeResult
+	// bareList is how long the API server takes to hand out every object once.
+	bareList bareListResult
+	first    managerRun
+	second   managerRun
+	converge progress
+	change   changeResult
 }
 
 // report is the plain-text table printed at the end and written to out/scale-N.txt.
@@ -147,6 +149,9 @@ func (r *results) restartRows(row func(label, value, target string)) {
 	row("restart: time to /readyz 200", seconds(r.second.ready),
 		fmt.Sprintf("<= %.0f s: %s", targetRestart.Seconds(), verdict(r.second.ready > 0 && r.second.ready <= targetRestart)))
 	row("  RSS at ready / Go heap in use", mib(r.second.atReady.rss)+" / "+heap(r.second.atReady.heap), "")
+	if l := r.bareList; l.objects > 0 {
+		row("  API server alone: list every object once", fmt.Sprintf("%s (%d objects, %s, nothing decoded)", seconds(l.elapsed), l.objects, mib(l.bytes)), "")
+	}
 }
 
 func verdict(ok bool) string {
