@@ -84,14 +84,15 @@ bench: envtest ## crmauthz against OPA on this machine: HTTP, in-process and pro
 	bench/run.sh
 
 # `make bench-scale N=200`: tenants to load; TIMEOUT bounds the wait for every status;
-# MANAGER_FLAGS (environment) are added to the manager's command line.
+# MANAGER_FLAGS (environment) are added to the manager's command line; BENCH_SCALE_FLAGS
+# to the bench's (e.g. -profile-restart 60s: a CPU profile of the restarted manager).
 N ?= 20
 TIMEOUT ?= 20m
 
 .PHONY: bench-scale
 bench-scale: envtest ## The manager against a real API server holding N generated tenants (bench/cmd/scale).
 	cd bench && go build -o $(LOCALBIN)/bench-scale ./cmd/scale
-	cd bench && $(LOCALBIN)/bench-scale -root $(CURDIR) -n $(N) -timeout $(TIMEOUT) -out $(CURDIR)/bench/out
+	cd bench && $(LOCALBIN)/bench-scale -root $(CURDIR) -n $(N) -timeout $(TIMEOUT) -out $(CURDIR)/bench/out $(BENCH_SCALE_FLAGS)
 
 .PHONY: bench-engine
 bench-engine: benchstat ## Engine benchmarks on the benchmark tenant, 10 runs, summarised (medians) by benchstat.

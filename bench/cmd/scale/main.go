@@ -41,6 +41,8 @@ type config struct {
 	managerFlags []string
 	// memoryLimit is the manager's container limit the run emulates (bytes; 0: none).
 	memoryLimit int64
+	// profileRestart is how long a CPU profile of the restarted manager runs (0: none).
+	profileRestart time.Duration
 }
 
 func parseFlags() (config, error) {
@@ -59,6 +61,7 @@ func parseFlags() (config, error) {
 	flag.Float64Var(&qps, "qps", 2000, "client-side QPS of the bench's own clients")
 	flag.IntVar(&c.burst, "burst", 4000, "client-side burst of the bench's own clients")
 	flag.StringVar(&managerFlags, "manager-flags", os.Getenv("MANAGER_FLAGS"), "extra flags for `crmauthz manager` (default: $MANAGER_FLAGS)")
+	flag.DurationVar(&c.profileRestart, "profile-restart", 0, "take a CPU profile of the restarted manager for this long from its start (out/scale-N-restart-cpu.pprof; 0: none)")
 	memoryLimit := flag.String("memory-limit", "2Gi", "the manager container's memory limit to emulate (config/manager's): the manager gets GOMEMLIMIT at the share of it it sets in a container, unless GOMEMLIMIT is set already; \"0\": none")
 	flag.Parse()
 	q, err := resource.ParseQuantity(*memoryLimit)
@@ -214,16 +217,35 @@ func firstRun(ctx context.Context, cfg config, cl *cluster, bin string, tr *trac
 // the statuses are written by then, so this is loading and compiling every tenant.
 func restart(ctx context.Context, cfg config, cl *cluster, bin string, r *results) error {
 	step("restart: starting the manager again")
+	pprofPort := ""
+	if cfg.profileRestart > 0 {
+		var err error
+		if pprofPort, err = freePort(); err != nil {
+			return err
+		}
+		cfg.managerFlags = append(cfg.managerFlags, "--pprof-addr", "127.0.0.1:"+pprofPort)
+	}
 	m, err := startManager(bin, cl.kubeconfig, filepath.Join(cfg.out, fmt.Sprintf("scale-%d-manager-restart.log", cfg.n)), cfg)
 	if err != nil {
 		return err
 	}
 	defer m.stopQuietly()
+	profiled := make(chan error, 1)
+	if pprofPort != "" {
+		go func() {
+			profiled <- cpuProfile(ctx, "127.0.0.1:"+pprofPort, cfg.profileRestart, filepath.Join(cfg.out, fmt.Sprintf("scale-%d-restart-cpu.pprof", cfg.n)))
+		}()
+	} else {
+		profiled <- nil
+	}
 	if r.second.ready, err = m.waitReady(ctx, cfg.readyLimit); err != nil {
 		return err
 	}
 	r.second.atReady = m.memory()
 	fmt.Printf("   ready after %s, RSS %s\n", r.second.ready.Round(time.Millisecond), mib(r.second.atReady.rss))
+	if err := <-profiled; err != nil {
+		fmt.Println("   CPU profile:", err)
+	}
 	_, err = m.stop()
 	return err
 }

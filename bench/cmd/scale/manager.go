@@ -235,3 +235,35 @@ func (m *manager) heapInUse() int64 {
 	}
 	return -1
 }
+
+// cpuProfile takes a CPU profile of the manager at addr (its --pprof-addr) for d, as
+// soon as it answers, and writes it to path (`go tool pprof -top path`).
+func cpuProfile(ctx context.Context, addr string, d time.Duration, path string) error {
+	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, int(d.Seconds()))
+	hc := &http.Client{Timeout: d + 30*time.Second}
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			select { // not listening yet
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(50 * time.Millisecond):
+				continue
+			}
+		}
+		defer resp.Body.Close()
+		data, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return err
+		}
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s: %s", resp.Status, data)
+		}
+		fmt.Printf("   CPU profile of the restart written to %s\n", path)
+		return os.WriteFile(path, data, 0o644)
+	}
+}
