@@ -203,7 +203,7 @@ func parseTemplate(t *v1alpha1.PermissionTemplate) (*parsedTemplate, field.Error
 		path := spec.Child("appliesTo", "roles").Index(i)
 		switch role, ok := ParseRole(string(r)); {
 		case !ok:
-			errs = append(errs, field.NotSupported(path, r, Names(NumRoles)[1:]))
+			errs = append(errs, field.NotSupported(path, r, v1alpha1.GovernedRoles))
 		case role == RoleSuperAdmin:
 			errs = append(errs, field.Forbidden(path, "SuperAdmin is never governed by a template"))
 		default:
