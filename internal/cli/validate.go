@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,8 +13,16 @@ import (
 	"github.com/crmauthz/crmauthz/internal/tenants"
 )
 
+// validateReport is `validate -o json`: for CI tools and editors.
+type validateReport struct {
+	Problems pipeline.Problems `json:"problems"`
+	Errors   int               `json:"errors"`
+	Objects  int               `json:"objects"`
+	Tenants  int               `json:"tenants"`
+}
+
 func newValidateCmd() *cobra.Command {
-	var namespace string
+	var namespace, output string
 	cmd := &cobra.Command{
 		Use:   "validate FILE|DIR...",
 		Short: "Check policy files offline as the API server and the webhook would",
@@ -22,7 +31,9 @@ against the CRD schema (OpenAPI, CEL rules, unknown fields), the admission webho
 checks (as if the objects were created one by one in name order) and the compiler:
 what kubectl apply, the webhook and the controller would refuse. It prints every
 problem with the same message the webhook gives, naming the file, the object and
-the field, and exits 1 if there is any. Warnings are printed but pass.`,
+the field, and exits 1 if there is any. Warnings are printed but pass. With -o json
+it prints {"problems":[{"severity","kind","namespace","name","source","field",
+"message"}],"errors","objects","tenants"} instead.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			validator, err := schema.New()
@@ -37,13 +48,31 @@ the field, and exits 1 if there is any. Warnings are printed but pass.`,
 				return err
 			}
 			out := cmd.OutOrStdout()
-			for _, p := range problems {
-				fmt.Fprintln(out, p)
-			}
 			errs := problems.Errors()
 			objects := 0
 			for _, name := range store.Names() {
 				objects += len(store.Get(name).Snapshot.Objects)
+			}
+			switch output {
+			case "json":
+				if problems == nil {
+					problems = pipeline.Problems{}
+				}
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(validateReport{Problems: problems, Errors: errs, Objects: objects, Tenants: len(store.Names())}); err != nil {
+					return err
+				}
+				if errs > 0 {
+					return &exitError{code: 1}
+				}
+				return nil
+			case "text":
+			default:
+				return &exitError{code: 2, msg: fmt.Sprintf("-o %s: want text or json", output)}
+			}
+			for _, p := range problems {
+				fmt.Fprintln(out, p)
 			}
 			if errs > 0 {
 				return &exitError{code: 1, msg: fmt.Sprintf("%d problem(s); %d object(s) valid", errs, objects)}
@@ -53,5 +82,6 @@ the field, and exits 1 if there is any. Warnings are printed but pass.`,
 		},
 	}
 	cmd.Flags().StringVar(&namespace, "namespace", "default", "tenant of objects without a namespace")
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
 	return cmd
 }

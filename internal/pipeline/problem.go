@@ -28,16 +28,18 @@ const (
 
 // Problem is one thing wrong with a policy file or object.
 type Problem struct {
-	Severity Severity
+	Severity Severity `json:"severity"`
 	// Kind, Namespace and Name name the object; Kind is empty when the problem is with
 	// a whole file (unreadable, not YAML, empty).
-	Kind, Namespace, Name string
+	Kind      string `json:"kind,omitempty"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name,omitempty"`
 	// Source is the file and document ("dir/a.yaml#2") the object came from.
-	Source string
+	Source string `json:"source,omitempty"`
 	// Field is the path of the first field at fault; empty when no field is to blame.
-	Field string
+	Field string `json:"field,omitempty"`
 	// Message says what is wrong, naming every field at fault.
-	Message string
+	Message string `json:"message"`
 }
 
 // String is how the problem is printed and logged: "[warning: ]Kind ns/name (source):
