@@ -186,14 +186,15 @@ func TestOpenAPIEnumsAreTheCodes(t *testing.T) {
 	engineDir := testenv.Path("internal", "engine")
 	reasons := stringConsts(t, engineDir+"/check.go", func(_, typ string) bool { return typ == "Reason" })
 	g.Expect(reasons).To(HaveLen(15))
-	g.Expect(enum(t, "Reason")).To(Equal(reasons), "internal/engine/check.go's reasons")
-	var union []string
+	union := map[string]bool{}
 	for _, s := range []string{"CheckReason", "FilterReason", "VisibleReason", "LoginReason", "SessionReason", "PasswordReason"} {
 		sub := enum(t, s)
 		g.Expect(reasons).To(ContainElements(sub), s)
-		union = append(union, sub...)
+		for _, r := range sub {
+			union[r] = true
+		}
 	}
-	g.Expect(union).To(ContainElements(reasons), "every reason is some endpoint's")
+	g.Expect(union).To(HaveLen(len(reasons)), "every reason of internal/engine/check.go is some endpoint's")
 
 	violations := stringConsts(t, engineDir+"/login.go", func(name, _ string) bool { return strings.HasPrefix(name, "Violation") })
 	g.Expect(violations).To(HaveLen(5))
@@ -202,7 +203,14 @@ func TestOpenAPIEnumsAreTheCodes(t *testing.T) {
 	g.Expect(strs(doc["FilterResponse"].Value.Properties["kind"].Value.Enum)).To(Equal([]string{
 		string(engine.FilterAll), string(engine.FilterNone), string(engine.FilterConditional)}))
 	g.Expect(strs(doc["Step"].Value.Properties["step"].Value.Enum)).To(Equal(stepNames(t)))
-	g.Expect(enum(t, "ErrorCode")).To(ConsistOf(errorCodes(t)), "the codes server.go answers with")
+	var codes []string
+	for name, schema := range doc {
+		if code, ok := strings.CutSuffix(name, "Error"); ok {
+			g.Expect(strs(schema.Value.Properties["error"].Value.Properties["code"].Value.Enum)).To(Equal([]string{code}), name)
+			codes = append(codes, code)
+		}
+	}
+	g.Expect(codes).To(ConsistOf(errorCodes(t)), "the codes server.go answers with")
 }
 
 // stepNames reads the explain trace's step names from internal/engine/check.go.
