@@ -304,23 +304,25 @@ func send(t *testing.T, srv *httptest.Server, method, path, body string) (int, s
 // curl is a request of docs/api.md: `curl -s localhost:8080/PATH [-d 'BODY']`.
 var curl = regexp.MustCompile(`(?m)^curl -s localhost:8080(/\S+)(?: -d '([^']*)')?`)
 
-// TestAPIReferenceRequestsMatchTheDocument sends every request of docs/api.md and
-// of the document's examples to a server of the sample policy: each is answered
+// TestAPIReferenceRequestsMatchTheDocument sends every request of docs/api.md, the
+// README and the document's examples to a server of the sample policy: each is answered
 // 200, and held to the document.
 func TestAPIReferenceRequestsMatchTheDocument(t *testing.T) {
 	g := NewWithT(t)
 	srv := sampleServer(t, server.Options{})
-	ref, err := os.ReadFile(testenv.Path("docs", "api.md"))
-	g.Expect(err).NotTo(HaveOccurred())
-	matches := curl.FindAllStringSubmatch(string(ref), -1)
-	g.Expect(len(matches)).To(BeNumerically(">=", 9))
-	for _, m := range matches {
-		method := http.MethodGet
-		if m[2] != "" {
-			method = http.MethodPost
+	for _, file := range []string{"docs/api.md", "README.md"} {
+		text, err := os.ReadFile(testenv.Path(file))
+		g.Expect(err).NotTo(HaveOccurred())
+		matches := curl.FindAllStringSubmatch(string(text), -1)
+		g.Expect(len(matches)).To(BeNumerically(">=", 9), file)
+		for _, m := range matches {
+			method := http.MethodGet
+			if m[2] != "" {
+				method = http.MethodPost
+			}
+			code, body := send(t, srv, method, m[1], m[2])
+			g.Expect(code).To(Equal(http.StatusOK), "%s: %s %s: %s", file, m[1], m[2], body)
 		}
-		code, body := send(t, srv, method, m[1], m[2])
-		g.Expect(code).To(Equal(http.StatusOK), "%s %s: %s", m[1], m[2], body)
 	}
 	doc := openapitest.MustLoad(t).Doc()
 	for _, path := range doc.Paths.InMatchingOrder() {
