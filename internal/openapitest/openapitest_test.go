@@ -45,8 +45,8 @@ func TestCheckFindsEveryKindOfDrift(t *testing.T) {
 		"an error of another code": exchange("POST", "/v1/users/visible", visible, 400, "application/json",
 			`{"error":{"code":"NotFound","message":"x"}}`),
 		"a request the document refuses, allowed": exchange("POST", "/v1/users/visible", `{"tenant":"acme"}`, 200, "application/json", answer),
-		"an unknown endpoint answered":             exchange("GET", "/v1/nothing", "", 200, "application/json", answer),
-		"a 404 without the error body":             exchange("GET", "/v1/nothing", "", 404, "text/plain", "404 page not found"),
+		"an unknown endpoint answered":            exchange("GET", "/v1/nothing", "", 200, "application/json", answer),
+		"a 404 without the error body":            exchange("GET", "/v1/nothing", "", 404, "text/plain", "404 page not found"),
 	} {
 		g.Expect(v.Check(x)).NotTo(Succeed(), what)
 	}
