@@ -165,10 +165,15 @@ func (v *Validator) checkUnrouted(where string, x *Exchange, routeErr error) err
 	return nil
 }
 
+// Reporter is where mismatches go: a *testing.T, or Ginkgo's GinkgoT().
+type Reporter interface {
+	Errorf(format string, args ...any)
+}
+
 // Handler wraps h so that every exchange through it is checked; a mismatch fails t
 // (with Errorf: the request goes on). The answer is held until it is checked, then
 // sent as h wrote it.
-func (v *Validator) Handler(t testing.TB, h http.Handler) http.Handler {
+func (v *Validator) Handler(t Reporter, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body := &teeBody{rc: r.Body}
 		r.Body = body
@@ -207,8 +212,10 @@ func (b *teeBody) Close() error { return b.rc.Close() }
 
 // Transport wraps base (nil: http.DefaultTransport) so that every exchange a client
 // makes through it is checked, as Handler does on the server's side: for tests that
-// talk to a running server (test/e2e).
-func (v *Validator) Transport(t testing.TB, base http.RoundTripper) http.RoundTripper {
+// talk to a running server, such as test/e2e's (with GinkgoT() and openapitest.Load):
+//
+//	client := &http.Client{Transport: v.Transport(GinkgoT(), nil)}
+func (v *Validator) Transport(t Reporter, base http.RoundTripper) http.RoundTripper {
 	if base == nil {
 		base = http.DefaultTransport
 	}

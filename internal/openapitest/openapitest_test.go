@@ -1,6 +1,7 @@
 package openapitest_test
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -50,4 +51,39 @@ func TestCheckFindsEveryKindOfDrift(t *testing.T) {
 	} {
 		g.Expect(v.Check(x)).NotTo(Succeed(), what)
 	}
+}
+
+type reports []string
+
+func (r *reports) Errorf(format string, args ...any) { *r = append(*r, format) }
+
+// TestHandlerAndTransportReport: both wrappers check what goes through them and pass
+// the answer on unchanged.
+func TestHandlerAndTransportReport(t *testing.T) {
+	g := NewWithT(t)
+	v := openapitest.MustLoad(t)
+	body := answer
+	h := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(body))
+	})
+	var onServer, onClient reports
+	srv := httptest.NewServer(v.Handler(&onServer, h))
+	defer srv.Close()
+	client := &http.Client{Transport: v.Transport(&onClient, nil)}
+	post := func() int {
+		resp, err := client.Post(srv.URL+"/v1/users/visible", "application/json", strings.NewReader(visible))
+		g.Expect(err).NotTo(HaveOccurred())
+		defer resp.Body.Close()
+		got, _ := io.ReadAll(resp.Body)
+		g.Expect(string(got)).To(Equal(body))
+		return resp.StatusCode
+	}
+	g.Expect(post()).To(Equal(http.StatusOK))
+	g.Expect(onServer).To(BeEmpty())
+	g.Expect(onClient).To(BeEmpty())
+	body = `{"all":"yes"}`
+	post()
+	g.Expect(onServer).To(HaveLen(1))
+	g.Expect(onClient).To(HaveLen(1))
 }
