@@ -29,7 +29,7 @@ func TestUnknownCallerGets401BeforeTheBody(t *testing.T) {
 	g := NewWithT(t)
 	f := newFixture(t, true)
 	s := server.New(service.New(f.store, nil), server.Options{Auth: authenticating{}})
-	srv := httptest.NewServer(s.Handler())
+	srv := httptest.NewServer(validated(t, s.Handler()))
 	defer srv.Close()
 	post := func(token, body string) int {
 		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/check", strings.NewReader(body))

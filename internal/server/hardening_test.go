@@ -38,7 +38,7 @@ func TestAStalledDecisionLogNeverStopsDecisions(t *testing.T) {
 	sink := stalled{release: make(chan struct{})}
 	reg := prometheus.NewRegistry()
 	s := server.New(service.New(f.store, nil), server.Options{DecisionLog: sink, DecisionLogBuffer: 64, Registry: reg, Gatherer: reg})
-	srv := httptest.NewServer(s.Handler())
+	srv := httptest.NewServer(validated(t, s.Handler()))
 	defer srv.Close()
 	defer close(sink.release)
 
@@ -134,7 +134,7 @@ func TestBodiesThatCannotBeReadAre4xx(t *testing.T) {
 	f := newFixture(t, true)
 	reg := prometheus.NewRegistry()
 	s := server.New(service.New(f.store, nil), server.Options{Registry: reg})
-	hs := &http.Server{Handler: s.Handler(), ReadTimeout: 300 * time.Millisecond, WriteTimeout: 2 * time.Second}
+	hs := &http.Server{Handler: validated(t, s.Handler()), ReadTimeout: 300 * time.Millisecond, WriteTimeout: 2 * time.Second}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	g.Expect(err).NotTo(HaveOccurred())
 	go func() { _ = hs.Serve(ln) }()
@@ -210,7 +210,7 @@ func TestMetricsNeedTheAPIsCredentials(t *testing.T) {
 	f := newFixture(t, true)
 	reg := prometheus.NewRegistry()
 	s := server.New(service.New(f.store, nil), server.Options{Auth: tokens{}, Registry: reg, Gatherer: reg})
-	srv := httptest.NewServer(s.Handler())
+	srv := httptest.NewServer(validated(t, s.Handler()))
 	defer srv.Close()
 	code, body := get(t, srv.URL+"/metrics", "", "")
 	g.Expect(code).To(Equal(http.StatusUnauthorized))
@@ -232,7 +232,7 @@ func TestRefusedCallersAreLoggedRateLimited(t *testing.T) {
 	var buf bytes.Buffer
 	log := slog.New(slog.NewJSONHandler(lockedWriter{&mu, &buf}, nil))
 	s := server.New(service.New(f.store, nil), server.Options{Auth: tokens{}, Log: log})
-	srv := httptest.NewServer(s.Handler())
+	srv := httptest.NewServer(validated(t, s.Handler()))
 	defer srv.Close()
 	post := func(token, body string) int {
 		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/check", strings.NewReader(body))
@@ -274,7 +274,7 @@ func TestLoopbackServersAnswerOnlyLocalHostNames(t *testing.T) {
 	g := NewWithT(t)
 	f := newFixture(t, true)
 	s := server.New(service.New(f.store, nil), server.Options{LoopbackHostsOnly: true})
-	srv := httptest.NewServer(s.Handler())
+	srv := httptest.NewServer(validated(t, s.Handler()))
 	defer srv.Close()
 	for _, host := range []string{"localhost", "localhost:8080", "127.0.0.1:8080", "[::1]:8080", "LOCALHOST"} {
 		code, _ := get(t, srv.URL+"/healthz", "", host)

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/crmauthz/crmauthz/api/openapi"
 	"github.com/crmauthz/crmauthz/internal/service"
 )
 
@@ -163,7 +164,8 @@ func NewHTTPServer(h http.Handler) *http.Server {
 	}
 }
 
-// Handler routes every endpoint.
+// Handler routes every endpoint; api/openapi/openapi.json describes them all, and is
+// served at GET /openapi.json (no credentials, as /healthz).
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/check", handle(s, "check", s.svc.Check, func(q *service.CheckRequest) string { return q.Tenant }))
@@ -176,6 +178,10 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/tenants/{tenant}", s.tenant)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header()["Content-Type"] = jsonType
+		_, _ = w.Write(openapi.JSON)
+	})
 	if s.opts.Gatherer != nil {
 		mux.Handle("GET /metrics", s.metricsHandler(promhttp.HandlerFor(s.opts.Gatherer, promhttp.HandlerOpts{})))
 	}

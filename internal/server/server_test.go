@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/crmauthz/crmauthz/internal/loader"
+	"github.com/crmauthz/crmauthz/internal/openapitest"
 	"github.com/crmauthz/crmauthz/internal/server"
 	"github.com/crmauthz/crmauthz/internal/service"
 	"github.com/crmauthz/crmauthz/internal/tenants"
@@ -61,9 +62,15 @@ func newFixture(t testing.TB, ready bool) *fixture {
 	})
 	f.server = s
 	t.Cleanup(func() { s.Close(time.Second) })
-	f.srv = httptest.NewServer(s.Handler())
+	f.srv = httptest.NewServer(validated(t, s.Handler()))
 	t.Cleanup(f.srv.Close)
 	return f
+}
+
+// validated wraps h so that every request the tests send and every answer are held
+// to the OpenAPI document (api/openapi/openapi.json): a mismatch fails t.
+func validated(t testing.TB, h http.Handler) http.Handler {
+	return openapitest.MustLoad(t).Handler(t, h)
 }
 
 // do sends one request and returns the status and body, once the decisions it made
@@ -197,7 +204,7 @@ func TestDecisionLogNamesTheCaller(t *testing.T) {
 	var log bytes.Buffer
 	s := server.New(service.New(store, nil), server.Options{Auth: fixedCaller("system:serviceaccount:crm:backend"), DecisionLog: &log})
 	defer s.Close(time.Second)
-	srv := httptest.NewServer(s.Handler())
+	srv := httptest.NewServer(validated(t, s.Handler()))
 	defer srv.Close()
 	resp, err := http.Post(srv.URL+"/v1/check", "application/json", strings.NewReader(checkBody))
 	g.Expect(err).NotTo(HaveOccurred())
