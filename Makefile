@@ -107,7 +107,7 @@ bench-engine: benchstat ## Engine benchmarks on the benchmark tenant, 10 runs, s
 MUTATE_PKGS ?= ./internal/engine ./internal/policy ./internal/validation ./internal/service
 MUTATE_EFFICACY ?= 90
 # A mutant's test run is cut after this many times the first (coverage) run, then TIMED OUT.
-MUTATE_TIMEOUT_COEFFICIENT ?= 10
+MUTATE_TIMEOUT_COEFFICIENT ?= 6
 MUTATE_FLAGS ?=
 
 .PHONY: mutate

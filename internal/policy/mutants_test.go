@@ -207,8 +207,13 @@ func TestLoginPolicyLimits(t *testing.T) {
 		check func(*testing.T, *policy.LoginPolicy)
 	}{
 		{name: "no provider named keeps Password", spec: "{}", check: func(t *testing.T, l *policy.LoginPolicy) {
-			if !l.Allows(policy.ProviderPassword) || l.Allows(policy.ProviderGoogle) {
-				t.Errorf("providers %v, want only Password", l.ProviderNames())
+			if got := l.ProviderNames(); !l.Allows(policy.ProviderPassword) || l.Allows(policy.ProviderGoogle) || len(got) != 1 || got[0] != "Password" {
+				t.Errorf("providers %v, want only Password", got)
+			}
+		}},
+		{name: "providers in their order", spec: "{authProviders: [API, Google, ADFS]}", check: func(t *testing.T, l *policy.LoginPolicy) {
+			if got := strings.Join(l.ProviderNames(), ","); got != "Google,ADFS,API" || l.Allows(policy.ProviderPassword) {
+				t.Errorf("providers %s, want Google,ADFS,API", got)
 			}
 		}},
 		{name: "idle timeout as long as the expiration", spec: "{session: {loginExpiration: 12h, idleTimeout: 12h}}"},
@@ -279,6 +284,9 @@ func TestUserNamedByATemplateRaisesNoGroupConflict(t *testing.T) {
 func TestIPv4MappedNetworksAreIPv4(t *testing.T) {
 	snap, rep := compileYAML(t, obj("IPAllowlist", "mapped", `{cidrs: ["::ffff:0.0.0.0/96"], roles: [SalesUser]}`))
 	wantInForce(t, rep, "IPAllowlist", "mapped")
+	if !snap.IPRestricted(policy.IPChannelLogin, policy.RoleSalesUser) || snap.IPRestricted(policy.IPChannelLogin, policy.RoleSalesManager) {
+		t.Error("the allowlist restricts SalesUser only")
+	}
 	for _, a := range []string{"10.1.2.3", "255.255.255.255", "::ffff:192.0.2.1"} {
 		if !snap.IPAllowed(policy.IPChannelLogin, policy.RoleSalesUser, netip.MustParseAddr(a)) {
 			t.Errorf("%s not allowed by ::ffff:0.0.0.0/96", a)
@@ -306,5 +314,53 @@ func TestProxyListsOfOneFamily(t *testing.T) {
 				t.Errorf("%s refused as a proxy", tc.other)
 			}
 		})
+	}
+}
+
+// A user in no group reaches only themself; an empty list holds nobody.
+func TestListOfOneUser(t *testing.T) {
+	snap, _ := compileYAML(t, obj("SalesGroup", "west", "{members: [u-1]}"))
+	for _, l := range []policy.UserList{snap.TeamOwners("u-9"), snap.VisibleUsers("u-9"), policy.OnlyUser("u-9")} {
+		if l.Len() != 1 || l.At(0) != "u-9" || len(l.AppendTo(nil)) != 1 {
+			t.Errorf("want the list of u-9 alone, got %d: %v", l.Len(), l.AppendTo(nil))
+		}
+	}
+	var none policy.UserList
+	if none.Len() != 0 || len(none.AppendTo(nil)) != 0 {
+		t.Errorf("the zero list holds %d users", none.Len())
+	}
+}
+
+// Team owners come straight from the snapshot, without allocating, when one group's
+// subtree holds them all: a manager's other groups inside the subtree they manage add
+// nothing (snapshot.TeamOwners).
+func TestTeamOwnersOfOneSubtreeDoNotAllocate(t *testing.T) {
+	// zulu (manages: boss) ├── whiskey (boss, u-w)
+	//                      └── yankee (manages: boss; u-y) ── xray (boss, u-x)
+	snap, _ := compileYAML(t, obj("SalesGroup", "zulu", "{managers: [boss], members: [u-z]}")+
+		obj("SalesGroup", "whiskey", "{parent: zulu, members: [boss, u-w]}")+
+		obj("SalesGroup", "yankee", "{parent: zulu, managers: [boss], members: [u-y]}")+
+		obj("SalesGroup", "xray", "{parent: yankee, members: [boss, u-x]}")+
+		obj("SalesGroup", "other", "{members: [u-o]}"))
+	want := "boss u-w u-x u-y u-z"
+	if got := strings.Join(snap.TeamOwners("boss").AppendTo(nil), " "); got != want {
+		t.Fatalf("team owners %q, want %q", got, want)
+	}
+	if got := strings.Join(snap.VisibleUsers("boss").AppendTo(nil), " "); got != want {
+		t.Fatalf("visible users %q, want %q", got, want)
+	}
+	if n := testing.AllocsPerRun(100, func() { snap.TeamOwners("boss") }); n != 0 {
+		t.Errorf("TeamOwners allocates %.0f times", n)
+	}
+	if n := testing.AllocsPerRun(100, func() { snap.TeamOwners("u-x") }); n != 0 {
+		t.Errorf("TeamOwners of one group's member allocates %.0f times", n)
+	}
+}
+
+// A proxy list that cannot be read names the line it stopped at.
+func TestProxyListLineTooLong(t *testing.T) {
+	_, err := policy.ParseProxyList("203.0.113.66\n" + strings.Repeat("1", 2<<20) + "\n")
+	if err == nil || !strings.Contains(err.Error(), "line 2") {
+		t.Errorf("want an error naming line 2, got %v", err)
 	}
 }
