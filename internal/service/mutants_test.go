@@ -6,6 +6,7 @@ package service_test
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -139,5 +140,39 @@ func TestRequestLimits(t *testing.T) {
 				t.Fatalf("want an error naming %s, got %v", tc.field, err)
 			}
 		})
+	}
+}
+
+// Every decision is recorded for the decision log with its target (the entity, or the
+// feature of an access check) and an id whose counter counts up in hex.
+func TestRecordsTargetsAndIDs(t *testing.T) {
+	svc := service.New(noTenants{}, func() time.Time { return limitsNow })
+	var out service.Reply
+	var last uint64
+	for i := range 40 {
+		q := service.CheckRequest{Tenant: "acme", Subject: service.Subject{User: "u-1", Role: "SalesUser"},
+			Action: "view", Resource: service.Resource{Entity: "leads"}}
+		want := "leads"
+		if i%2 == 1 {
+			q.Action, q.Resource = "access", service.Resource{Feature: "Dashboard"}
+			want = "Dashboard"
+		}
+		if err := svc.Check(&q, &out); err != nil {
+			t.Fatal(err)
+		}
+		if len(out.Records) != 1 {
+			t.Fatalf("%d records, want 1", len(out.Records))
+		}
+		rec := out.Records[0]
+		if rec.Endpoint != "check" || rec.Target != want || rec.Action != q.Action || rec.Allowed {
+			t.Errorf("record %+v, want check of %s %s, denied", rec, q.Action, want)
+		}
+		id := rec.ID.String()
+		prefix, counter, ok := strings.Cut(id, "-")
+		n, err := strconv.ParseUint(counter, 16, 64)
+		if !ok || prefix == "" || err != nil || (i > 0 && n != last+1) {
+			t.Fatalf("decision id %q after counter %x: want prefix-counter, counting up in hex", id, last)
+		}
+		last = n
 	}
 }
