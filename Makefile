@@ -10,6 +10,8 @@ GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint
 GOLANGCI_LINT_VERSION ?= v2.15.0
 BENCHSTAT ?= $(LOCALBIN)/benchstat
 BENCHSTAT_VERSION ?= v0.0.0-20260908200009-22c9c6c9d4da
+GREMLINS ?= $(LOCALBIN)/gremlins
+GREMLINS_VERSION ?= v0.6.0
 # The envtest control plane (kube-apiserver, etcd) is built from Go modules by
 # hack/envtest-bins.sh into a versioned cache outside the clone; bin/k8s links to it.
 ENVTEST_K8S_VERSION ?= 1.36.3
@@ -99,6 +101,35 @@ bench-engine: benchstat ## Engine benchmarks on the benchmark tenant, 10 runs, s
 	go test ./internal/engine/ -run '^$$' -bench . -benchmem -count 10 | tee $(LOCALBIN)/bench-engine.txt
 	$(BENCHSTAT) $(LOCALBIN)/bench-engine.txt
 
+# Mutation testing: gremlins changes one operator at a time in a package and runs that
+# package's own tests (go test <pkg>); a mutant the tests still pass is LIVED. Efficacy is
+# killed / (killed + lived). Each package's tests reach what it does through the others
+# where that is how it is used (internal/policy runs the engine's decision cases).
+MUTATE_PKGS ?= ./internal/engine ./internal/policy ./internal/validation ./internal/service
+MUTATE_EFFICACY ?= 90
+# A mutant's test run is cut after this many times the first (coverage) run, then TIMED OUT.
+MUTATE_TIMEOUT_COEFFICIENT ?= 6
+MUTATE_FLAGS ?=
+
+.PHONY: mutate
+mutate: gremlins ## Mutation testing (gremlins) of MUTATE_PKGS: efficacy per package, fails under MUTATE_EFFICACY % (slow: ~30 min).
+	@mkdir -p $(LOCALBIN)/mutate; fail=; summary=; \
+	for p in $(MUTATE_PKGS); do n=$$(basename $$p); out=$(LOCALBIN)/mutate/$$n; start=$$SECONDS; \
+	  echo "== $$p (mutants: $$out.log, $$out.json)"; \
+	  GOFLAGS=-count=1 $(GREMLINS) unleash $$p --timeout-coefficient $(MUTATE_TIMEOUT_COEFFICIENT) \
+	    -o $$out.json $(MUTATE_FLAGS) > $$out.log 2>&1 || { cat $$out.log; echo "$$p: gremlins failed"; exit 1; }; \
+	  grep -E 'LIVED|NOT COVERED|TIMED OUT|NOT VIABLE' $$out.log || true; \
+	  count() { grep -o "\"$$1\":[0-9.]*" $$out.json | cut -d: -f2; }; \
+	  eff=$$(count test_efficacy); \
+	  line=$$(printf '%-22s efficacy %6.2f%%  killed %s, lived %s, not covered %s, timed out %s  (%ss)' \
+	    $$p "$$eff" "$$(count mutants_killed)" "$$(count mutants_lived)" "$$(count mutants_not_covered)" \
+	    "$$(grep -c 'TIMED OUT' $$out.log || true)" $$((SECONDS - start))); \
+	  echo "$$line"; summary="$$summary$$line"$$'\n'; \
+	  awk -v e="$$eff" -v m=$(MUTATE_EFFICACY) 'BEGIN { exit !(e >= m) }' || fail="$$fail $$p"; \
+	done; \
+	printf '\n%s' "$$summary"; \
+	if [ -n "$$fail" ]; then echo "efficacy under $(MUTATE_EFFICACY)%:$$fail"; exit 1; fi
+
 ##@ Build
 
 .PHONY: build
@@ -124,6 +155,11 @@ envtest: $(LOCALBIN) ## Build kube-apiserver and etcd for envtest if missing (ca
 benchstat: $(BENCHSTAT) ## Install benchstat into bin/.
 $(BENCHSTAT): $(LOCALBIN)
 	$(call go-install-tool,$(BENCHSTAT),golang.org/x/perf/cmd/benchstat,$(BENCHSTAT_VERSION))
+
+.PHONY: gremlins
+gremlins: $(GREMLINS) ## Install gremlins (mutation testing) into bin/.
+$(GREMLINS): $(LOCALBIN)
+	$(call go-install-tool,$(GREMLINS),github.com/go-gremlins/gremlins/cmd/gremlins,$(GREMLINS_VERSION))
 
 .PHONY: golangci-lint
 golangci-lint: $(GOLANGCI_LINT) ## Install golangci-lint into bin/.
