@@ -5,12 +5,15 @@ package service_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/crmauthz/crmauthz/internal/loader"
 	"github.com/crmauthz/crmauthz/internal/policy"
 	"github.com/crmauthz/crmauthz/internal/service"
 )
@@ -174,5 +177,149 @@ func TestRecordsTargetsAndIDs(t *testing.T) {
 			t.Fatalf("decision id %q after counter %x: want prefix-counter, counting up in hex", id, last)
 		}
 		last = n
+	}
+}
+
+// compiledTenants serves compiled tenants and their reports, as the manager does.
+type compiledTenants map[string]struct {
+	snap *policy.Snapshot
+	rep  *policy.Report
+}
+
+func (c compiledTenants) Snapshot(n string) *policy.Snapshot { return c[n].snap }
+func (compiledTenants) Ready() bool                          { return true }
+func (c compiledTenants) Compiled(n string) (*policy.Snapshot, *policy.Report) {
+	return c[n].snap, c[n].rep
+}
+func (c compiledTenants) Names() []string {
+	var out []string
+	for n := range c {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func compileTenants(t *testing.T, docs string) compiledTenants {
+	t.Helper()
+	objs, err := loader.Decode([]byte(docs), t.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := compiledTenants{}
+	for ns, in := range loader.Tenants(objs, "acme") {
+		in.Now = limitsNow
+		snap, rep := policy.Compile(*in)
+		out[ns] = struct {
+			snap *policy.Snapshot
+			rep  *policy.Report
+		}{snap, rep}
+	}
+	return out
+}
+
+const describedYAML = `
+apiVersion: policy.crmauthz.io/v1alpha1
+kind: SalesGroup
+metadata: {name: west}
+spec: {members: [u-1]}
+---
+apiVersion: policy.crmauthz.io/v1alpha1
+kind: PermissionTemplate
+metadata: {name: broken}
+spec: {appliesTo: {roles: [SuperAdmin]}}
+---
+apiVersion: policy.crmauthz.io/v1alpha1
+kind: LoginPolicy
+metadata: {name: login}
+spec:
+  authProviders: [Google]
+  twoFactor: {mode: Required, trustedDevices: {enabled: true, validFor: 720h}}
+  session: {revokeSessionsBefore: "2026-11-20T00:00:00Z"}
+  passwordPolicy: {minLength: 12}
+---
+apiVersion: policy.crmauthz.io/v1alpha1
+kind: SalesGroup
+metadata: {name: east, namespace: initech}
+spec: {members: [u-2]}
+`
+
+// A tenant's description lists what is in force and what is not, with why, and the
+// login policy in force; the summaries count both, per tenant in name order.
+func TestDescribeAndSummaries(t *testing.T) {
+	ts := compileTenants(t, describedYAML)
+	svc := service.New(ts, nil)
+	d, err := svc.Describe("acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Objects) != 2 || d.Objects[0].Name != "login" || d.Objects[1].Name != "west" || !d.Objects[0].InForce {
+		t.Errorf("objects in force %+v, want login and west", d.Objects)
+	}
+	if len(d.NotReady) != 1 || d.NotReady[0].Name != "broken" || d.NotReady[0].InForce || d.NotReady[0].Reason != "Invalid" ||
+		!strings.Contains(d.NotReady[0].Message, "spec.appliesTo.roles[0]") {
+		t.Errorf("not ready %+v, want broken, Invalid at spec.appliesTo.roles[0]", d.NotReady)
+	}
+	l := d.LoginPolicy
+	if l.Name != "login" || strings.Join(l.AuthProviders, ",") != "Google" || l.TwoFactor != "Required" || l.TrustedDevicesFor != "720h0m0s" ||
+		l.RevokeSessionsBefore != "2026-11-20T00:00:00Z" || l.LoginExpiration != "" || l.Password.MinLength != 12 || l.Password.MaxAge != "" {
+		t.Errorf("login policy %+v", l)
+	}
+	d2, err := svc.Describe("initech")
+	if err != nil || d2.LoginPolicy.Name != "" || d2.LoginPolicy.TrustedDevicesFor != "" || d2.LoginPolicy.RevokeSessionsBefore != "" || len(d2.NotReady) != 0 {
+		t.Errorf("initech: %+v, %v; want the default login policy and nothing left out", d2, err)
+	}
+	if _, err := svc.Describe("nobody"); err == nil {
+		t.Error("an unknown tenant was described")
+	} else if nf := (*service.NotFound)(nil); !errors.As(err, &nf) || !strings.Contains(err.Error(), "nobody") {
+		t.Errorf("want NotFound naming the tenant, got %v", err)
+	}
+	sums := svc.Summaries()
+	if len(sums) != 2 || sums[0].Tenant != "acme" || sums[0].InForce != 2 || sums[0].LeftOut != 1 ||
+		sums[1].Tenant != "initech" || sums[1].InForce != 1 || sums[1].LeftOut != 0 || sums[0].Revision != d.Revision {
+		t.Errorf("summaries %+v", sums)
+	}
+}
+
+// /v1/filter names entity errors by its own field, and records whether anything may
+// be listed.
+func TestFilterErrorsAndRecords(t *testing.T) {
+	svc := service.New(compileTenants(t, describedYAML), nil)
+	var out service.Reply
+	q := service.FilterRequest{Tenant: "acme", Subject: service.Subject{User: "u-1", Role: "SalesUser"}, Entity: "widgets"}
+	if ia, ok := service.AsInvalid(svc.Filter(&q, &out)); !ok || ia.Field != "entity" {
+		t.Errorf("unknown entity: want an error naming entity, got %v", ia)
+	}
+	for _, tc := range []struct {
+		tenant, entity string
+		allowed        bool
+	}{{"acme", "leads", true}, {"acme", "users", false}, {"nobody", "leads", false}} {
+		q := service.FilterRequest{Tenant: tc.tenant, Subject: service.Subject{User: "u-1", Role: "MarketingUser"}, Action: "edit", Entity: tc.entity}
+		if tc.entity == "users" {
+			q.Action = "create"
+		}
+		if err := svc.Filter(&q, &out); err != nil {
+			t.Fatal(err)
+		}
+		if rec := out.Records[0]; rec.Endpoint != "filter" || rec.Allowed != tc.allowed || rec.Target != tc.entity {
+			t.Errorf("%s %s: record %+v, want allowed=%v", tc.tenant, tc.entity, rec, tc.allowed)
+		}
+	}
+}
+
+// A batch answered into a reused Reply allocates nothing once the Reply has held a
+// batch as large (the hot path's promise, service.Reply).
+func TestBatchIntoAReusedReplyDoesNotAllocate(t *testing.T) {
+	svc := service.New(noTenants{}, nil)
+	q := service.BatchRequest{Tenant: "acme", Subject: service.Subject{User: "u-1", Role: "SalesUser"}}
+	for range 4 {
+		q.Checks = append(q.Checks, service.BatchItem{Action: "view", Resource: service.Resource{Entity: "leads"}})
+	}
+	var out service.Reply
+	if err := svc.Checks(&q, &out); err != nil {
+		t.Fatal(err)
+	}
+	if n := testing.AllocsPerRun(50, func() { _ = svc.Checks(&q, &out) }); n != 0 {
+		t.Errorf("a batch of %d allocates %.0f times", len(q.Checks), n)
 	}
 }
