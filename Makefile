@@ -112,7 +112,7 @@ MUTATE_TIMEOUT_COEFFICIENT ?= 6
 MUTATE_FLAGS ?=
 
 .PHONY: mutate
-mutate: gremlins ## Mutation testing (gremlins) of MUTATE_PKGS: efficacy per package, fails under MUTATE_EFFICACY % (slow: ~30 min).
+mutate: gremlins ## Mutation testing (gremlins) of MUTATE_PKGS: efficacy per package, fails under MUTATE_EFFICACY % (slow: ~40 min).
 	@mkdir -p $(LOCALBIN)/mutate; fail=; summary=; \
 	for p in $(MUTATE_PKGS); do n=$$(basename $$p); out=$(LOCALBIN)/mutate/$$n; start=$$SECONDS; \
 	  echo "== $$p (mutants: $$out.log, $$out.json)"; \
