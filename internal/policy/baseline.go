@@ -43,7 +43,7 @@ func baselineScope(r Role, e Entity, a Action) Scope {
 
 // baselinePolicy is the effective policy of a role with no template.
 func baselinePolicy(r Role, entities entityTable) *Policy {
-	p := &Policy{All: r == RoleSuperAdmin}
+	p := &Policy{}
 	for e := Entity(0); e < NumEntities; e++ {
 		var ep EntityPolicy
 		for a := Action(0); a < NumRecordActions; a++ {

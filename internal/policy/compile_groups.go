@@ -107,10 +107,9 @@ func (c *compiler) buildForest(gs []v1alpha1.SalesGroup, kept []int, idx map[str
 	var roots []int32
 	for gi, i := range kept {
 		g := &gs[i]
-		c.s.groups[gi] = group{name: g.Name, parent: -1}
+		c.s.groups[gi] = group{name: g.Name}
 		parent := string(g.Spec.Parent)
 		if p, ok := idx[parent]; ok && parent != "" {
-			c.s.groups[gi].parent = p
 			children[p] = append(children[p], int32(gi))
 			continue
 		}

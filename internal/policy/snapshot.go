@@ -66,7 +66,6 @@ type user struct {
 
 type group struct {
 	name    string
-	parent  int32 // -1 for a root
 	depth   int32
 	in, out int32 // DFS entry/exit order: g is below m iff m.in <= g.in <= m.out
 }
@@ -86,8 +85,6 @@ type Policy struct {
 	Restricted Features
 	// SalesGroupUsers narrows user pickers to the user's managed groups.
 	SalesGroupUsers bool
-	// All means every action is allowed (SuperAdmin).
-	All bool
 }
 
 // EntityPolicy is the effective policy for one entity.
