@@ -78,6 +78,7 @@ func (mf *managerFlags) run() error {
 	if o.Webhooks.Namespace == "" {
 		o.Webhooks.Namespace = operator.PodNamespace()
 	}
+	operator.UsePagedLists()
 	op, err := operator.New(cfg, o)
 	if err != nil {
 		return err
