@@ -15,7 +15,11 @@ type Leader interface {
 // Setup registers the tenant compiler and the initial load that gates readiness
 // (every replica), and the four status writers (which write only while leader). It
 // returns the writers' fan-out, to resync when this replica becomes leader.
-func Setup(mgr ctrl.Manager, store *tenants.Store, leader Leader, shard *Shard) (*StatusWriters, error) {
+// concurrency is how many status patches each kind's writer has in flight (0: 8).
+func Setup(mgr ctrl.Manager, store *tenants.Store, leader Leader, shard *Shard, concurrency int) (*StatusWriters, error) {
+	if concurrency <= 0 {
+		concurrency = DefaultStatusWriters
+	}
 	chans := map[string]nudges{}
 	for _, k := range policy.Kinds {
 		chans[k] = make(nudges, 1024)
@@ -28,14 +32,14 @@ func Setup(mgr ctrl.Manager, store *tenants.Store, leader Leader, shard *Shard) 
 	if err := mgr.Add(&InitialLoad{Cache: mgr.GetCache(), Tenant: tenant, Ready: writers.ResyncIfLeader}); err != nil {
 		return nil, err
 	}
-	if err := newPermissionTemplateReconciler(store, chans[policy.KindPermissionTemplate]).setup(mgr, "permissiontemplate", leader, shard); err != nil {
+	if err := newPermissionTemplateReconciler(store, chans[policy.KindPermissionTemplate]).setup(mgr, "permissiontemplate", leader, shard, concurrency); err != nil {
 		return nil, err
 	}
-	if err := newSalesGroupReconciler(store, chans[policy.KindSalesGroup]).setup(mgr, "salesgroup", leader, shard); err != nil {
+	if err := newSalesGroupReconciler(store, chans[policy.KindSalesGroup]).setup(mgr, "salesgroup", leader, shard, concurrency); err != nil {
 		return nil, err
 	}
-	if err := newLoginPolicyReconciler(store, chans[policy.KindLoginPolicy]).setup(mgr, "loginpolicy", leader, shard); err != nil {
+	if err := newLoginPolicyReconciler(store, chans[policy.KindLoginPolicy]).setup(mgr, "loginpolicy", leader, shard, concurrency); err != nil {
 		return nil, err
 	}
-	return writers, newIPAllowlistReconciler(store, chans[policy.KindIPAllowlist]).setup(mgr, "ipallowlist", leader, shard)
+	return writers, newIPAllowlistReconciler(store, chans[policy.KindIPAllowlist]).setup(mgr, "ipallowlist", leader, shard, concurrency)
 }

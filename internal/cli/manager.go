@@ -11,6 +11,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/crmauthz/crmauthz/controllers"
 	"github.com/crmauthz/crmauthz/internal/auth"
 	"github.com/crmauthz/crmauthz/internal/operator"
 )
@@ -113,6 +114,7 @@ func (mf *managerFlags) bind(f *pflag.FlagSet) {
 	f.Float32Var(&mf.qps, "kube-api-qps", 500, "requests a second to the Kubernetes API server (status writes, reviews)")
 	f.IntVar(&mf.burst, "kube-api-burst", 1000, "bursts of requests to the Kubernetes API server")
 	f.StringVar(&mf.tenantSelector, "tenant-selector", "", "serve only the tenants whose namespace matches this label selector, e.g. crmauthz.io/shard=a (one shard of several; the others answer 421)")
+	f.IntVar(&o.StatusWriters, "status-writers", controllers.DefaultStatusWriters, "status patches each kind's writer has in flight (the leader's backlog after a start drains at about this many round trips at a time)")
 	f.StringVar(&o.PprofAddr, "pprof-addr", "", "serve Go's profiles (net/http/pprof) on this address, e.g. 127.0.0.1:6060 (off by default)")
 	w := &o.Webhooks
 	f.BoolVar(&w.Enabled, "webhooks", true, "serve the admission webhooks")

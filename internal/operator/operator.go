@@ -75,6 +75,8 @@ type Options struct {
 	// writes the status of the tenants whose namespace matches, and answers 421 for
 	// the others. Webhooks still admit objects of every tenant.
 	TenantSelector labels.Selector
+	// StatusWriters is how many status patches each kind's writer has in flight (0: 8).
+	StatusWriters int
 	// Webhooks serves admission for the four kinds.
 	Webhooks WebhookOptions
 }
@@ -197,7 +199,7 @@ func New(cfg *rest.Config, o Options) (*Operator, error) {
 		el = &elector{cfg: cfg, namespace: o.LeaderElectionNamespace, id: leaseName(o.TenantSelector)}
 		leader = el
 	}
-	writers, err := controllers.Setup(mgr, store, leader, shard)
+	writers, err := controllers.Setup(mgr, store, leader, shard, o.StatusWriters)
 	if err != nil {
 		return nil, err
 	}
