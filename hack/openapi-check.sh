@@ -7,7 +7,10 @@
 #      of valid and malformed requests generated from the document
 #      (hack/openapi/prism-corpus.mjs) go through it and straight to the server; no
 #      answer may break the document, none may be a 5xx, and no request the document
-#      refuses may be answered 2xx. OPENAPI_CHECK_PRISM=0 skips this step.
+#      refuses may be answered 2xx;
+#   3. a TypeScript client generated from the document, type-checked and run against
+#      the same server (hack/openapi/client/example.mts).
+# OPENAPI_CHECK_PRISM=0 skips steps 2 and 3.
 # Needs Node.js (>= 20.19), npm and the npm registry, and Go. CI runs it (.ci/run).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -54,4 +57,12 @@ if ! node prism-corpus.mjs "http://127.0.0.1:$pport" "http://127.0.0.1:$sport" "
   grep -i 'violation\|error' "$tmp/prism.log" | head -40 || true
   exit 1
 fi
+
+# 3. A TypeScript client generated from the document (openapi-typescript), type-checked
+#    strictly and run against the same server (client/example.mts).
+echo "== openapi: TypeScript client (openapi-typescript $(node_modules/.bin/openapi-typescript --version 2>/dev/null | tail -1), tsc $(node_modules/.bin/tsc --version))"
+node_modules/.bin/openapi-typescript "$root/api/openapi/openapi.json" -o client/schema.d.ts --silent
+rm -rf client/dist
+node_modules/.bin/tsc -p client --outDir client/dist   # beside node_modules, where node finds openapi-fetch
+node client/dist/example.mjs "http://127.0.0.1:$sport"
 echo "== openapi: checked in $((SECONDS - start)) s"

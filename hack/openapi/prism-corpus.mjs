@@ -32,7 +32,7 @@ const clone = (v) => JSON.parse(JSON.stringify(v));
 // malformed ones (missing, unknown, mistyped, oversized members).
 for (const [path, item] of Object.entries(doc.paths)) {
   const op = item.post;
-  if (!op) continue;
+  if (!op || !path.startsWith('/v1/')) continue; // the native API's rules (AuthZEN's below)
   const example = op.requestBody.content['application/json'].example;
   const schema = doc.components.schemas[op.requestBody.content['application/json'].schema.$ref.split('/').pop()];
   add(`${path} example`, 'POST', path, JSON.stringify(example), true);
@@ -105,6 +105,69 @@ add('checks 0', 'POST', '/v1/checks', JSON.stringify({ ...head, checks: [] }), f
 for (const path of ['/v1/tenants/acme', '/v1/tenants/nobody', `/v1/tenants/${'x'.repeat(257)}`, '/healthz', '/readyz',
   '/metrics', '/openapi.json', '/v1/nothing', '/v1/check']) {
   add(`GET ${path.slice(0, 40)}`, 'GET', path, undefined, undefined);
+}
+
+// AuthZEN: the OpenID certification scenario's protocol checks (Basic, Batch, Search,
+// Discovery) on this tenant: unknown members ignored, missing or mistyped required
+// members refused, per-item errors inside a batch, empty results for unknown ids.
+const az = (p) => `/tenants/acme/access/v1/${p}`;
+const sub = { type: 'user', id: 'u-12', properties: { role: 'SalesUser' } };
+const lead = { type: 'leads', id: 'L-1', properties: { owner: 'u-13', fields: ['Stage'] } };
+const evaluation = { subject: sub, action: { name: 'edit' }, resource: lead };
+const azCase = (name, p, body, valid) => add(`authzen ${name}`, 'POST', az(p), typeof body === 'string' ? body : JSON.stringify(body), valid);
+for (const p of ['evaluation', 'evaluations']) {
+  azCase(`${p}`, p, evaluation, true);
+  azCase(`${p} unknown members`, p, { ...evaluation, foo: 'bar', futureField: { nested: true } }, true);
+  azCase(`${p} context`, p, { ...evaluation, context: { time: '2025-06-27T18:03-07:00', ip: '192.168.1.1' } }, true);
+  azCase(`${p} no role`, p, { ...evaluation, subject: { type: 'user', id: 'u-12' } }, true);
+  azCase(`${p} feature`, p, { subject: sub, action: { name: 'access' }, resource: { type: 'feature', id: 'Reports' } }, true);
+  add(`authzen ${p} unknown tenant`, 'POST', `/tenants/nobody/access/v1/${p}`, JSON.stringify(evaluation), true);
+  for (const key of ['subject', 'action', 'resource']) {
+    const b = clone(evaluation);
+    delete b[key];
+    azCase(`${p} without ${key}`, p, b, false);
+    const t = clone(evaluation);
+    t[key] = 'x';
+    azCase(`${p} ${key}: a string`, p, t, false);
+  }
+  for (const [entity, key] of [['subject', 'type'], ['subject', 'id'], ['action', 'name'], ['resource', 'type'], ['resource', 'id']]) {
+    const b = clone(evaluation);
+    delete b[entity][key];
+    azCase(`${p} without ${entity}.${key}`, p, b, false);
+    const n = clone(evaluation);
+    n[entity][key] = 123;
+    azCase(`${p} ${entity}.${key}: a number`, p, n, false);
+  }
+  for (const body of ['', '{', '[]', '"x"', JSON.stringify(evaluation) + '{}', '{"subject":{},"subject":{}}']) {
+    azCase(`${p} body ${JSON.stringify(body).slice(0, 30)}`, p, body, false);
+  }
+}
+for (const semantic of ['execute_all', 'deny_on_first_deny', 'permit_on_first_permit', 'most']) {
+  azCase(`evaluations ${semantic}`, 'evaluations', { subject: sub, action: { name: 'view' }, options: { evaluations_semantic: semantic },
+    evaluations: [{ resource: lead }, {}, { resource: { type: 'feature', id: 'Reports' }, action: { name: 'access' } }, 7] }, semantic !== 'most');
+}
+azCase('evaluations 101', 'evaluations', { ...evaluation, evaluations: Array.from({ length: 101 }, () => ({})) }, false);
+const searches = {
+  subject: { subject: { type: 'user', properties: { role: 'SalesUser' } }, action: { name: 'view' }, resource: lead },
+  resource: { subject: sub, action: { name: 'access' }, resource: { type: 'feature' } },
+  action: { subject: sub, resource: lead },
+};
+for (const [kind, body] of Object.entries(searches)) {
+  azCase(`search ${kind}`, `search/${kind}`, body, true);
+  azCase(`search ${kind} page`, `search/${kind}`, { ...body, page: { limit: 1 } }, true);
+  azCase(`search ${kind} bad token`, `search/${kind}`, { ...body, page: { token: 'nope' } }, false);
+  azCase(`search ${kind} unknown type`, `search/${kind}`, { ...body, resource: { type: 'spaceship', id: 'S-1' } }, true);
+  azCase(`search ${kind} unknown members`, `search/${kind}`, { ...body, foo: 1 }, true);
+  for (const key of Object.keys(body)) {
+    const b = clone(body);
+    delete b[key];
+    azCase(`search ${kind} without ${key}`, `search/${kind}`, b, false);
+  }
+}
+azCase('search resource records', 'search/resource', { subject: sub, action: { name: 'view' }, resource: { type: 'leads' } }, true);
+for (const path of ['/.well-known/authzen-configuration/tenants/acme', `/.well-known/authzen-configuration/tenants/${'x'.repeat(257)}`,
+  '/.well-known/authzen-configuration']) {
+  add(`GET ${path.slice(0, 50)}`, 'GET', path, undefined, undefined);
 }
 
 async function send(base, c) {

@@ -376,6 +376,13 @@ func (s *Snapshot) AnonymousProxy(ch IPChannel, addr netip.Addr) (bool, []string
 	return false, nil
 }
 
+// KnownUsers are the users the policy names (in a group or a template), sorted. The
+// slice is the snapshot's own: read it, never change it.
+func (s *Snapshot) KnownUsers() []string { return s.ids }
+
+// Knows says whether the policy names user.
+func (s *Snapshot) Knows(user string) bool { return s.index.find(s.ids, user) >= 0 }
+
 // Users is the number of distinct users the snapshot knows (in groups or templates).
 func (s *Snapshot) Users() int { return len(s.users) }
 

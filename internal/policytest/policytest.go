@@ -100,6 +100,14 @@ func RunPaths(paths ...string) ([]Result, error) {
 
 // RunFile runs one suite file. An error means the suite itself could not be run.
 func RunFile(path string) ([]Result, error) {
+	s, err := readSuite(path)
+	if err != nil {
+		return nil, err
+	}
+	return s.Run(path)
+}
+
+func readSuite(path string) (*Suite, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -108,7 +116,7 @@ func RunFile(path string) ([]Result, error) {
 	if err := yaml.UnmarshalStrict(data, &s); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return s.Run(path)
+	return &s, nil
 }
 
 type staticTenants map[string]*policy.Snapshot
@@ -118,6 +126,19 @@ func (staticTenants) Ready() bool                               { return true }
 
 // Run compiles the suite's policy and runs its cases; file names results.
 func (s *Suite) Run(file string) ([]Result, error) {
+	svc, results, err := s.compile(file)
+	if err != nil {
+		return nil, err
+	}
+	for i := range s.Cases {
+		results = append(results, s.runCase(file, svc, &s.Cases[i]))
+	}
+	return results, nil
+}
+
+// compile builds the suite's policy into a service deciding on it, with the results
+// of its wantStatus checks.
+func (s *Suite) compile(file string) (*service.Service, []Result, error) {
 	if s.Tenant == "" {
 		s.Tenant = "acme"
 	}
@@ -126,11 +147,11 @@ func (s *Suite) Run(file string) ([]Result, error) {
 	}
 	now, err := time.Parse(time.RFC3339, s.Now)
 	if err != nil {
-		return nil, fmt.Errorf("%s: now: %w", file, err)
+		return nil, nil, fmt.Errorf("%s: now: %w", file, err)
 	}
 	objs, err := s.objects(file)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// The offline pipeline: a suite tests the policy a cluster can hold, schema checked
 	// and defaults filled in (unless it opts out). Not admission: concurrent writes
@@ -138,7 +159,7 @@ func (s *Suite) Run(file string) ([]Result, error) {
 	checked, err := pipeline.Check(context.Background(), objs, pipeline.Options{
 		DefaultNamespace: s.Tenant, SkipChecks: s.SkipSchemaValidation, SkipAdmission: true})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if checked.Problems.Errors() > 0 {
 		var errs []error
@@ -147,7 +168,7 @@ func (s *Suite) Run(file string) ([]Result, error) {
 				errs = append(errs, errors.New(p.String()))
 			}
 		}
-		return nil, fmt.Errorf("%s: %w", file, errors.Join(errs...))
+		return nil, nil, fmt.Errorf("%s: %w", file, errors.Join(errs...))
 	}
 	built, _ := checked.Compile(tenants.NewBuilder(), now)
 	snapshots := staticTenants{}
@@ -160,11 +181,7 @@ func (s *Suite) Run(file string) ([]Result, error) {
 		results = append(results, checkStatus(file, key, want, reports[s.Tenant]))
 	}
 	sort.Slice(results, func(i, j int) bool { return results[i].Case < results[j].Case })
-	svc := service.New(snapshots, func() time.Time { return now })
-	for i := range s.Cases {
-		results = append(results, s.runCase(file, svc, &s.Cases[i]))
-	}
-	return results, nil
+	return service.New(snapshots, func() time.Time { return now }), results, nil
 }
 
 func (s *Suite) objects(file string) ([]loader.Object, error) {

@@ -10,11 +10,18 @@ import (
 func RunT(t *testing.T, minCases int, paths ...string) {
 	t.Helper()
 	results, err := RunPaths(paths...)
+	ReportT(t, minCases, results, err)
+}
+
+// ReportT reports results (of RunPaths or a Compare) as subtests of t (file/case),
+// failing t when err is set or there are fewer than minCases.
+func ReportT(t *testing.T, minCases int, results []Result, err error) {
+	t.Helper()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(results) < minCases {
-		t.Fatalf("only %d decision cases under %v; want at least %d", len(results), paths, minCases)
+		t.Fatalf("only %d decision cases; want at least %d", len(results), minCases)
 	}
 	for _, r := range results {
 		t.Run(filepath.Base(r.File)+"/"+r.Case, func(t *testing.T) {

@@ -168,14 +168,15 @@ func NewHTTPServer(h http.Handler) *http.Server {
 // served at GET /openapi.json (no credentials, as /healthz).
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/check", handle(s, "check", s.svc.Check, func(q *service.CheckRequest) string { return q.Tenant }))
-	mux.HandleFunc("POST /v1/checks", handle(s, "checks", s.svc.Checks, func(q *service.BatchRequest) string { return q.Tenant }))
-	mux.HandleFunc("POST /v1/filter", handle(s, "filter", s.svc.Filter, func(q *service.FilterRequest) string { return q.Tenant }))
-	mux.HandleFunc("POST /v1/users/visible", handle(s, "users/visible", s.svc.Visible, func(q *service.VisibleRequest) string { return q.Tenant }))
-	mux.HandleFunc("POST /v1/login", handle(s, "login", s.svc.Login, func(q *service.LoginRequest) string { return q.Tenant }))
-	mux.HandleFunc("POST /v1/session", handle(s, "session", s.svc.Session, func(q *service.SessionRequest) string { return q.Tenant }))
-	mux.HandleFunc("POST /v1/password", handle(s, "password", s.svc.Password, func(q *service.PasswordRequest) string { return q.Tenant }))
+	mux.HandleFunc("POST /v1/check", handle(s, "check", s.svc.Check, func(_ *http.Request, q *service.CheckRequest) string { return q.Tenant }))
+	mux.HandleFunc("POST /v1/checks", handle(s, "checks", s.svc.Checks, func(_ *http.Request, q *service.BatchRequest) string { return q.Tenant }))
+	mux.HandleFunc("POST /v1/filter", handle(s, "filter", s.svc.Filter, func(_ *http.Request, q *service.FilterRequest) string { return q.Tenant }))
+	mux.HandleFunc("POST /v1/users/visible", handle(s, "users/visible", s.svc.Visible, func(_ *http.Request, q *service.VisibleRequest) string { return q.Tenant }))
+	mux.HandleFunc("POST /v1/login", handle(s, "login", s.svc.Login, func(_ *http.Request, q *service.LoginRequest) string { return q.Tenant }))
+	mux.HandleFunc("POST /v1/session", handle(s, "session", s.svc.Session, func(_ *http.Request, q *service.SessionRequest) string { return q.Tenant }))
+	mux.HandleFunc("POST /v1/password", handle(s, "password", s.svc.Password, func(_ *http.Request, q *service.PasswordRequest) string { return q.Tenant }))
 	mux.HandleFunc("GET /v1/tenants/{tenant}", s.tenant)
+	s.authzenRoutes(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
@@ -188,10 +189,22 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "NotFound", "no endpoint "+r.Method+" "+r.URL.Path, "")
 	})
+	h := echoRequestID(mux)
 	if s.opts.LoopbackHostsOnly {
-		return s.loopbackHostsOnly(mux)
+		return s.loopbackHostsOnly(h)
 	}
-	return mux
+	return h
+}
+
+// echoRequestID answers with the caller's X-Request-ID, as AuthZEN asks (and any
+// caller tracing a request across services can use).
+func echoRequestID(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if id := r.Header["X-Request-Id"]; len(id) > 0 {
+			w.Header()["X-Request-Id"] = id[:1]
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // metricsHandler asks for the API's credentials before showing metrics, which name
@@ -460,7 +473,7 @@ const maxPooled = 64 << 10
 
 // handle serves one decision endpoint: read, decode, authorise, decide, answer, then
 // hand the decisions to the log and the metrics.
-func handle[Q any](s *Server, endpoint string, decide func(*Q, *service.Reply) error, tenant func(*Q) string) http.HandlerFunc {
+func handle[Q any](s *Server, endpoint string, decide func(*Q, *service.Reply) error, tenant func(*http.Request, *Q) string) http.HandlerFunc {
 	pool := sync.Pool{New: func() any { return new(call[Q]) }}
 	var counts *endpointMetrics
 	if s.metrics != nil {
@@ -489,7 +502,7 @@ func handle[Q any](s *Server, endpoint string, decide func(*Q, *service.Reply) e
 			s.fail(w, r, endpoint, "", "", err)
 			return
 		}
-		t := tenant(&c.q)
+		t := tenant(r, &c.q)
 		caller, slot, err := s.admit(r, t)
 		if err != nil {
 			s.fail(w, r, endpoint, t, caller, err)

@@ -43,8 +43,11 @@ type fixture struct {
 	reg    *prometheus.Registry
 }
 
-func newFixture(t testing.TB, ready bool) *fixture {
-	objs, err := loader.Decode([]byte(policyYAML), "policy")
+func newFixture(t testing.TB, ready bool) *fixture { return newFixtureWith(t, ready, policyYAML) }
+
+// newFixtureWith serves the policy in policy (YAML objects of tenant acme).
+func newFixtureWith(t testing.TB, ready bool, policy string) *fixture {
+	objs, err := loader.Decode([]byte(policy), "policy")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +79,21 @@ func validated(t testing.TB, h http.Handler) http.Handler {
 // do sends one request and returns the status and body, once the decisions it made
 // are in the decision log.
 func (f *fixture) do(method, path, body string) (int, string) {
+	code, _, b := f.request(method, path, body)
+	return code, b
+}
+
+// request is do with headers (pairs of name and value, in order; a value "" removes
+// the header) that also returns the answer's headers.
+func (f *fixture) request(method, path, body string, headers ...string) (int, http.Header, string) {
 	req, _ := http.NewRequest(method, f.srv.URL+path, strings.NewReader(body))
+	for i := 0; i+1 < len(headers); i += 2 {
+		if headers[i+1] == "" {
+			req.Header.Del(headers[i])
+		} else {
+			req.Header.Set(headers[i], headers[i+1])
+		}
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		panic(err)
@@ -84,7 +101,7 @@ func (f *fixture) do(method, path, body string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	f.server.SyncDecisionLog(5 * time.Second)
-	return resp.StatusCode, string(b)
+	return resp.StatusCode, resp.Header, string(b)
 }
 
 const checkBody = `{"tenant":"acme","subject":{"user":"u-1","role":"SalesUser"},"action":"edit","resource":{"entity":"leads","owner":"u-2","sharedWith":["u-1"]},"fields":["Stage"]}`

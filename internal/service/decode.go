@@ -37,6 +37,10 @@ func Decode(data []byte, v any) error {
 		r.Document(func() { decodeSession(r, q) })
 	case *PasswordRequest:
 		r.Document(func() { decodePassword(r, q) })
+	case *AuthZENRequest:
+		r.Document(func() { decodeAuthZEN(r, q) })
+	case *AZItem:
+		r.Document(func() { decodeAZItem(r, q) })
 	default:
 		panic("service.Decode: not a request type")
 	}

@@ -212,3 +212,6 @@ func itoa(i int) string {
 	}
 	return string(b[n:])
 }
+
+// CheckTenantName checks a tenant name taken from a URL, as the request bodies' are.
+func CheckTenantName(t string) error { return parseTenant(t) }

@@ -76,7 +76,10 @@ func (id DecisionID) AppendTo(b []byte) []byte {
 	return append(b, digits[i:]...)
 }
 
-func (id DecisionID) String() string { return string(id.AppendTo(nil)) }
+func (id DecisionID) String() string {
+	var b [40]byte // prefix, dash and 16 digits: built on the stack, one allocation for the string
+	return string(id.AppendTo(b[:0]))
+}
 
 type idSource struct {
 	prefix string

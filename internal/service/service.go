@@ -140,10 +140,20 @@ func (s *Service) Filter(q *FilterRequest, out *Reply) error {
 	if err != nil {
 		return err
 	}
-	var res engine.FilterResult
-	engine.Filter(snap, &r, &res)
 	id := s.ids.next()
-	resp := FilterResponse{
+	resp := filterPlan(snap, &r, id)
+	out.Records = append(out.Records, Record{ID: id, Endpoint: "filter", Tenant: q.Tenant, User: user, Role: role.String(),
+		Action: r.Action.String(), Target: r.Entity.String(), Allowed: resp.Kind != engine.FilterNone, Reason: resp.Reason,
+		Template: resp.Template, Revision: resp.Revision,
+		Extra: []slog.Attr{slog.String("kind", string(resp.Kind)), slog.Int("owners", len(resp.Owners))}})
+	return out.appendJSON(&resp)
+}
+
+// filterPlan asks the engine for r's query plan, in the shape of FilterResponse.
+func filterPlan(snap *policy.Snapshot, r *engine.FilterRequest, id DecisionID) FilterResponse {
+	var res engine.FilterResult
+	engine.Filter(snap, r, &res)
+	return FilterResponse{
 		Kind:         res.Kind,
 		Owners:       res.Owners.AppendTo(make([]string, 0, res.Owners.Len())),
 		SharedWith:   res.SharedWith,
@@ -155,11 +165,6 @@ func (s *Service) Filter(q *FilterRequest, out *Reply) error {
 		Revision:     revisionOf(snap),
 		DecisionID:   id.String(),
 	}
-	out.Records = append(out.Records, Record{ID: id, Endpoint: "filter", Tenant: q.Tenant, User: user, Role: role.String(),
-		Action: r.Action.String(), Target: r.Entity.String(), Allowed: res.Kind != engine.FilterNone, Reason: res.Reason,
-		Template: res.Template, Revision: resp.Revision,
-		Extra: []slog.Attr{slog.String("kind", string(res.Kind)), slog.Int("owners", len(resp.Owners))}})
-	return out.appendJSON(&resp)
 }
 
 // Visible answers POST /v1/users/visible into out.
@@ -326,4 +331,25 @@ func loginMessage(r engine.Reason, provider, ip string, sources []string) string
 		return "the session was issued before sessions were revoked"
 	}
 	return string(r)
+}
+
+// Decide answers a check into out, for callers in the same process (the SDK's embedded
+// decision point): the same decision as Check, without JSON and without the decision
+// log (the caller's process logs what it decides).
+func (s *Service) Decide(q *CheckRequest, out *CheckResponse) error {
+	var r engine.Request
+	if err := ParseCheck(q, &r); err != nil {
+		return err
+	}
+	snap, err := s.snapshot(q.Tenant)
+	if err != nil {
+		return err
+	}
+	var d engine.Decision
+	engine.Check(snap, &r, &d)
+	var msg [256]byte // most messages fit: then only the string is allocated
+	*out = CheckResponse{Allowed: d.Allowed, Reason: d.Reason, Message: string(engine.AppendMessage(msg[:0], &r, &d)), Template: d.Template,
+		DeniedFields: orEmpty(d.DeniedFields), Fields: FieldsOut{Hidden: orEmpty(d.Hidden), Masked: orEmpty(d.Masked)},
+		Revision: revisionOf(snap), DecisionID: s.ids.next().String(), Trace: d.Trace}
+	return nil
 }

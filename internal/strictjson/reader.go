@@ -392,6 +392,25 @@ func (r *Reader) Skip() {
 	}
 }
 
+// IsNull says whether the next value is null, without reading it: for shapes where a
+// member given as null counts as not given.
+func (r *Reader) IsNull() bool { return r.err == nil && r.peek() == 'n' }
+
+// Raw reads any value as Skip does and returns its text, for a caller that decodes it
+// later on its own (one bad item of a batch must not fail the others).
+func (r *Reader) Raw() string {
+	if r.err != nil {
+		return ""
+	}
+	r.skipSpace()
+	start := r.pos
+	r.Skip()
+	if r.err != nil {
+		return ""
+	}
+	return r.data[start:r.pos]
+}
+
 // Number reads a JSON number and returns its text; null reads as "".
 func (r *Reader) Number() string {
 	if r.err != nil || r.null() {

@@ -114,3 +114,33 @@ func FuzzReader(f *testing.F) {
 		}
 	})
 }
+
+// TestRawIsTheValueAsSent: Raw hands back each array element's exact text, checked as
+// strictly as Skip checks it, and IsNull sees a null without reading it.
+func TestRawIsTheValueAsSent(t *testing.T) {
+	g := NewWithT(t)
+	r := &Reader{}
+	r.Reset(`{"items": [ {"a": [1, "x"]} , 7,"s", null ], "n": null}`)
+	var items []string
+	var nullSeen bool
+	r.Document(func() {
+		r.Object(func(key string) {
+			switch key {
+			case "items":
+				r.Array(func(int) { items = append(items, r.Raw()) })
+			case "n":
+				nullSeen = r.IsNull()
+				r.Skip()
+			}
+		})
+	})
+	g.Expect(r.Err()).NotTo(HaveOccurred())
+	g.Expect(items).To(Equal([]string{`{"a": [1, "x"]}`, `7`, `"s"`, `null`}))
+	g.Expect(nullSeen).To(BeTrue())
+
+	for _, bad := range []string{`[{"a":1,"a":2}]`, `[{"a":}]`, `["\xff"]`, `[01]`} {
+		r.Reset(bad)
+		r.Array(func(int) { r.Raw() })
+		g.Expect(r.Err()).To(HaveOccurred(), bad)
+	}
+}

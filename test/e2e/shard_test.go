@@ -63,7 +63,7 @@ func (m *shardManager) do(method, path string, body any) (int, string) {
 	}
 	req, err := http.NewRequest(method, m.url+path, r)
 	Expect(err).NotTo(HaveOccurred())
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := apiHTTP.Do(req)
 	if err != nil {
 		return 0, err.Error()
 	}

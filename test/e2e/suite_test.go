@@ -26,6 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/crmauthz/crmauthz/internal/auth"
+	"github.com/crmauthz/crmauthz/internal/openapitest"
 	"github.com/crmauthz/crmauthz/internal/operator"
 	"github.com/crmauthz/crmauthz/internal/service"
 	"github.com/crmauthz/crmauthz/internal/testenv"
@@ -43,6 +44,9 @@ var (
 	managerErr = make(chan error, 1)
 	// bearer is the suite's own token, allowed to ask about every tenant.
 	bearer string
+	// apiHTTP sends the suite's requests to the decision API, every exchange held to
+	// the OpenAPI document (a mismatch fails the spec).
+	apiHTTP *http.Client
 )
 
 func TestE2E(t *testing.T) {
@@ -62,6 +66,9 @@ var _ = BeforeSuite(func() {
 	testEnv.ControlPlane.APIServer = &envtest.APIServer{CertDir: GinkgoT().TempDir()}
 	cfg, err = testEnv.Start()
 	Expect(err).NotTo(HaveOccurred())
+	contract, err := openapitest.Load()
+	Expect(err).NotTo(HaveOccurred())
+	apiHTTP = &http.Client{Transport: contract.Transport(GinkgoT(), nil)}
 	k8sClient, err = client.New(cfg, client.Options{Scheme: operator.Scheme()})
 	Expect(err).NotTo(HaveOccurred())
 	kubeconfig, err = testenv.Kubeconfig(cfg, GinkgoT().TempDir())
@@ -126,7 +133,7 @@ func post(path string, body any) (int, []byte) {
 	req, err := http.NewRequest(http.MethodPost, apiURL+path, bytes.NewReader(data))
 	Expect(err).NotTo(HaveOccurred())
 	req.Header.Set("Authorization", "Bearer "+bearer)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := apiHTTP.Do(req)
 	Expect(err).NotTo(HaveOccurred())
 	defer resp.Body.Close()
 	out, err := io.ReadAll(resp.Body)
@@ -152,7 +159,7 @@ func getAs(token, path string) (int, []byte) {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := apiHTTP.Do(req)
 	Expect(err).NotTo(HaveOccurred())
 	defer resp.Body.Close()
 	out, _ := io.ReadAll(resp.Body)
