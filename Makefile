@@ -12,10 +12,13 @@ BENCHSTAT ?= $(LOCALBIN)/benchstat
 BENCHSTAT_VERSION ?= v0.0.0-20260908200009-22c9c6c9d4da
 GREMLINS ?= $(LOCALBIN)/gremlins
 GREMLINS_VERSION ?= v0.6.0
-# The envtest control plane (kube-apiserver, etcd) is built from Go modules by
-# hack/envtest-bins.sh into a versioned cache outside the clone; bin/k8s links to it.
+# The envtest control plane (kube-apiserver, etcd): KUBEBUILDER_ASSETS when set, else
+# setup-envtest's download when reachable, else built from Go modules by
+# hack/envtest-bins.sh into a versioned cache outside the clone (hack/envtest-assets.sh).
+# bin/k8s links to it.
 ENVTEST_K8S_VERSION ?= 1.36.3
 ENVTEST_ETCD_VERSION ?= 3.6.16
+SETUP_ENVTEST_VERSION ?= v0.25.1
 ENVTEST_ASSETS ?= $(LOCALBIN)/k8s
 
 GO_TEST_FLAGS ?= -count=1
@@ -148,8 +151,9 @@ $(LOCALBIN):
 	mkdir -p $(LOCALBIN)
 
 .PHONY: envtest
-envtest: $(LOCALBIN) ## Build kube-apiserver and etcd for envtest if missing (cached outside the clone).
-	@assets=$$(KUBE_VERSION=$(ENVTEST_K8S_VERSION) ETCD_VERSION=$(ENVTEST_ETCD_VERSION) hack/envtest-bins.sh) && ln -sfn "$$assets" $(ENVTEST_ASSETS)
+envtest: $(LOCALBIN) ## Find or get kube-apiserver and etcd for envtest: KUBEBUILDER_ASSETS, setup-envtest, or a build (cached outside the clone).
+	@assets=$$(ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) ENVTEST_ETCD_VERSION=$(ENVTEST_ETCD_VERSION) SETUP_ENVTEST_VERSION=$(SETUP_ENVTEST_VERSION) hack/envtest-assets.sh) && \
+	  { [ "$$assets" = "$$(cd $(ENVTEST_ASSETS) 2>/dev/null && pwd -P)" ] || ln -sfn "$$assets" $(ENVTEST_ASSETS); }
 
 .PHONY: benchstat
 benchstat: $(BENCHSTAT) ## Install benchstat into bin/.
