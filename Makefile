@@ -12,6 +12,8 @@ BENCHSTAT ?= $(LOCALBIN)/benchstat
 BENCHSTAT_VERSION ?= v0.0.0-20260908200009-22c9c6c9d4da
 GREMLINS ?= $(LOCALBIN)/gremlins
 GREMLINS_VERSION ?= v0.6.0
+HELM ?= $(LOCALBIN)/helm
+HELM_VERSION ?= v3.22.0
 # The envtest control plane (kube-apiserver, etcd): KUBEBUILDER_ASSETS when set, else
 # setup-envtest's download when reachable, else built from Go modules by
 # hack/envtest-bins.sh into a versioned cache outside the clone (hack/envtest-assets.sh).
@@ -35,8 +37,12 @@ help: ## Show the targets.
 ##@ Development
 
 .PHONY: manifests
-manifests: controller-gen ## Generate CRDs, RBAC and webhook configuration from the markers.
+manifests: controller-gen ## Generate CRDs, RBAC and webhook configuration from the markers (config/ and the Helm chart).
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd:allowDangerousTypes=false webhook paths="./..." output:crd:artifacts:config=config/crd/bases
+	@# The chart reads the same files: its CRDs, the manager's rules and the webhooks.
+	cp config/crd/bases/*.yaml charts/crmauthz/crds/
+	cp config/rbac/role.yaml charts/crmauthz/files/role.yaml
+	cp config/webhook/manifests.yaml charts/crmauthz/files/webhooks.yaml
 
 .PHONY: generate
 generate: controller-gen ## Generate deepcopy code.
@@ -58,11 +64,11 @@ lint: golangci-lint ## Run golangci-lint (configuration: .golangci.yml).
 .PHONY: verify
 verify: manifests generate ## Fail when generated files or formatting are stale.
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
-	@git diff --exit-code -- api config || { echo "generated files are stale: run 'make manifests generate' and commit"; exit 1; }
-	@test -z "$$(git status --porcelain --untracked-files=all -- api config)" || { echo "untracked generated files:"; git status --porcelain -- api config; exit 1; }
+	@git diff --exit-code -- api config charts || { echo "generated files are stale: run 'make manifests generate' and commit"; exit 1; }
+	@test -z "$$(git status --porcelain --untracked-files=all -- api config charts)" || { echo "untracked generated files:"; git status --porcelain -- api config charts; exit 1; }
 
 .PHONY: test
-test: manifests generate fmt vet envtest ## Build the control plane if missing, generate, and run every test.
+test: manifests generate fmt vet envtest helm ## Build the control plane if missing, generate, and run every test.
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test $(GO_TEST_FLAGS) ./...
 
 # Every fuzz target, as package:Target; `make fuzz FUZZTIME=60s` runs each in turn.
@@ -164,6 +170,11 @@ $(BENCHSTAT): $(LOCALBIN)
 gremlins: $(GREMLINS) ## Install gremlins (mutation testing) into bin/.
 $(GREMLINS): $(LOCALBIN)
 	$(call go-install-tool,$(GREMLINS),github.com/go-gremlins/gremlins/cmd/gremlins,$(GREMLINS_VERSION))
+
+.PHONY: helm
+helm: $(HELM) ## Install helm into bin/ (built from Go modules).
+$(HELM): $(LOCALBIN)
+	$(call go-install-tool,$(HELM),helm.sh/helm/v3/cmd/helm,$(HELM_VERSION))
 
 .PHONY: golangci-lint
 golangci-lint: $(GOLANGCI_LINT) ## Install golangci-lint into bin/.
