@@ -14,6 +14,11 @@ GREMLINS ?= $(LOCALBIN)/gremlins
 GREMLINS_VERSION ?= v0.6.0
 HELM ?= $(LOCALBIN)/helm
 HELM_VERSION ?= v3.22.0
+KREW ?= $(LOCALBIN)/krew
+VALIDATE_KREW_MANIFEST ?= $(LOCALBIN)/validate-krew-manifest
+KREW_VERSION ?= v0.4.3
+# The version stamped into release builds (crmauthz version).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 # The envtest control plane (kube-apiserver, etcd): KUBEBUILDER_ASSETS when set, else
 # setup-envtest's download when reachable, else built from Go modules by
 # hack/envtest-bins.sh into a versioned cache outside the clone (hack/envtest-assets.sh).
@@ -68,7 +73,7 @@ verify: manifests generate ## Fail when generated files or formatting are stale.
 	@test -z "$$(git status --porcelain --untracked-files=all -- api config charts)" || { echo "untracked generated files:"; git status --porcelain -- api config charts; exit 1; }
 
 .PHONY: test
-test: manifests generate fmt vet envtest helm ## Build the control plane if missing, generate, and run every test.
+test: manifests generate fmt vet envtest helm krew ## Build the control plane if missing, generate, and run every test.
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test $(GO_TEST_FLAGS) ./...
 
 # Every fuzz target, as package:Target; `make fuzz FUZZTIME=60s` runs each in turn.
@@ -143,8 +148,8 @@ mutate: gremlins ## Mutation testing (gremlins) of MUTATE_PKGS: efficacy per pac
 
 .PHONY: build
 build: manifests generate fmt vet ## Build crmauthz and the kubectl plugin (kubectl-crmauthz) into bin/.
-	go build -o $(LOCALBIN)/crmauthz ./cmd/crmauthz
-	go build -o $(LOCALBIN)/kubectl-crmauthz ./cmd/kubectl-crmauthz
+	go build -ldflags "-X github.com/crmauthz/crmauthz/internal/cli.Version=$(VERSION)" -o $(LOCALBIN)/crmauthz ./cmd/crmauthz
+	go build -ldflags "-X github.com/crmauthz/crmauthz/internal/cli.Version=$(VERSION)" -o $(LOCALBIN)/kubectl-crmauthz ./cmd/kubectl-crmauthz
 
 .PHONY: run
 run: build envtest ## Run everything locally: control plane, CRDs, webhooks, manager, samples, API on localhost:8080.
@@ -175,6 +180,18 @@ $(GREMLINS): $(LOCALBIN)
 helm: $(HELM) ## Install helm into bin/ (built from Go modules).
 $(HELM): $(LOCALBIN)
 	$(call go-install-tool,$(HELM),helm.sh/helm/v3/cmd/helm,$(HELM_VERSION))
+
+.PHONY: krew
+krew: $(KREW) $(VALIDATE_KREW_MANIFEST) ## Install krew and its manifest validator into bin/.
+$(KREW): $(LOCALBIN)
+	$(call go-install-tool,$(KREW),sigs.k8s.io/krew/cmd/krew,$(KREW_VERSION))
+$(VALIDATE_KREW_MANIFEST): $(LOCALBIN)
+	$(call go-install-tool,$(VALIDATE_KREW_MANIFEST),sigs.k8s.io/krew/cmd/validate-krew-manifest,$(KREW_VERSION))
+
+.PHONY: plugin-dist
+plugin-dist: krew ## The kubectl plugin's release archives and krew manifest (plugins/crmauthz.yaml rendered) into dist/: make plugin-dist VERSION=v0.1.0
+	go run ./hack/krew -version $(VERSION) -out dist
+	$(VALIDATE_KREW_MANIFEST) -manifest dist/crmauthz.yaml -skip-install
 
 .PHONY: golangci-lint
 golangci-lint: $(GOLANGCI_LINT) ## Install golangci-lint into bin/.
