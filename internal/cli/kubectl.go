@@ -37,7 +37,7 @@ instead.`,
 	root.PersistentFlags().StringVar(&k.kubeconfig, "kubeconfig", "", "path to the kubeconfig file")
 	root.PersistentFlags().StringVar(&k.context, "context", "", "kubeconfig context to use")
 	root.PersistentFlags().StringVarP(&k.namespace, "namespace", "n", "", "tenant namespace (default: the context's)")
-	root.AddCommand(newCanICmd(k), newAccessCmd(k), newValidateCmd(), newTestCmd(), newCheckCmd(), newVersionCmd("kubectl-crmauthz"))
+	root.AddCommand(newCanICmd(k), newAccessCmd(k), newValidateCmd(), newTestCmd(), newCheckCmd(), newKubectlDiffCmd(k), newVersionCmd("kubectl-crmauthz"))
 	return root
 }
 

@@ -44,6 +44,6 @@ authorization service that CRM workloads ask on every request.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newManagerCmd(), newServeCmd(), newValidateCmd(), newTestCmd(), newCheckCmd(), newVersionCmd("crmauthz"))
+	root.AddCommand(newManagerCmd(), newServeCmd(), newValidateCmd(), newTestCmd(), newCheckCmd(), newDiffCmd(), newVersionCmd("crmauthz"))
 	return root
 }

@@ -192,3 +192,39 @@ func ParseProxyList(text string) ([]netip.Prefix, error) {
 	}
 	return out, nil
 }
+
+// String lists the set's ranges ("10.0.0.0-10.0.0.255, 192.0.2.7"), for showing
+// what an allowlist lets in; two sets are equal exactly when their strings are.
+func (s *IPSet) String() string {
+	if s == nil {
+		return ""
+	}
+	var parts []string
+	for _, r := range s.v4 {
+		lo, hi := netip.AddrFrom4(u32bytes(r.lo)), netip.AddrFrom4(u32bytes(r.hi))
+		parts = append(parts, rangeString(lo, hi))
+	}
+	for _, r := range s.v6 {
+		lo, hi := netip.AddrFrom16(u128bytes(r.lo)), netip.AddrFrom16(u128bytes(r.hi))
+		parts = append(parts, rangeString(lo, hi))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func rangeString(lo, hi netip.Addr) string {
+	if lo == hi {
+		return lo.String()
+	}
+	return lo.String() + "-" + hi.String()
+}
+
+func u32bytes(v uint32) [4]byte { return [4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)} }
+
+func u128bytes(v u128) [16]byte {
+	var b [16]byte
+	for i := range 8 {
+		b[i] = byte(v.hi >> (56 - 8*i))
+		b[8+i] = byte(v.lo >> (56 - 8*i))
+	}
+	return b
+}

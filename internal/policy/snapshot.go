@@ -352,6 +352,10 @@ func (s *Snapshot) IPAllowed(ch IPChannel, role Role, addr netip.Addr) bool {
 	return set == nil || set.Contains(addr)
 }
 
+// IPAllowlist is the set of addresses role may come from on channel ch; nil when the
+// channel is not restricted for the role.
+func (s *Snapshot) IPAllowlist(ch IPChannel, role Role) *IPSet { return s.ip[ch][role] }
+
 // IPRestricted says whether any allowlist applies to channel and role.
 func (s *Snapshot) IPRestricted(ch IPChannel, role Role) bool { return s.ip[ch][role] != nil }
 
