@@ -13,23 +13,12 @@ import (
 	"github.com/crmauthz/crmauthz/internal/testenv"
 )
 
-// samplesChanged copies config/samples' policy into a directory with the marketing
-// template restricting Reports too.
+// samplesChanged is config/samples' policy with the marketing template restricting
+// Reports too.
 func samplesChanged(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	files, _ := filepath.Glob(testenv.Path("config", "samples", "policy_*.yaml"))
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := strings.Replace(string(data), "restrictedFeatures: [CallRecordings, Accounts]", "restrictedFeatures: [CallRecordings, Accounts, Reports]", 1)
-		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), []byte(s), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
+	return testenv.CopySamples(t, func(s string) string {
+		return strings.Replace(s, "restrictedFeatures: [CallRecordings, Accounts]", "restrictedFeatures: [CallRecordings, Accounts, Reports]", 1)
+	})
 }
 
 func TestDiffCommand(t *testing.T) {

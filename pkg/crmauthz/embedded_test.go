@@ -15,26 +15,6 @@ import (
 	"github.com/crmauthz/crmauthz/pkg/crmauthz"
 )
 
-// copySamples copies config/samples' policy files into a new directory.
-func copySamples(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	files, err := filepath.Glob(testenv.Path("config", "samples", "policy_*.yaml"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no samples: %v", err)
-	}
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
-
 // TestEmbeddedAgreesWithTheServer: the embedded decision point, loaded from files,
 // answers every sample question as a server on the same files does, and follows
 // the files as they change (keeping the last good version of a file that breaks).
@@ -42,7 +22,7 @@ func TestEmbeddedAgreesWithTheServer(t *testing.T) {
 	g := NewWithT(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	dir := copySamples(t)
+	dir := testenv.CopySamples(t, nil)
 	pdp, err := crmauthz.LoadFiles(ctx, "acme", 20*time.Millisecond, dir)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(pdp.Ready()).To(BeTrue())
