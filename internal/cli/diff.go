@@ -42,14 +42,28 @@ finds a change of its class.`
 
 func newDiffCmd() *cobra.Command {
 	o := &diffOptions{}
+	k := &kubeFlags{}
+	var cluster bool
 	cmd := &cobra.Command{
-		Use:   "diff BEFORE AFTER",
+		Use:   "diff BEFORE AFTER | diff --cluster -n TENANT AFTER",
 		Short: "Show who gains and who loses which access between two versions of a policy",
-		Long:  diffLong + "\n\nBEFORE and AFTER are policy files or directories, as validate reads them.",
+		Long: diffLong + "\n\nBEFORE and AFTER are policy files or directories, as validate reads them; with --cluster,\n" +
+			"BEFORE is the policy in force in the cluster of your kubeconfig for tenant --namespace.",
 		Example: `  crmauthz diff policy-main/ policy-branch/
-  crmauthz diff --roster users.csv --fail-on loss -o json old/ new/`,
-		Args: cobra.ExactArgs(2),
+  crmauthz diff --roster users.csv --fail-on loss -o json old/ new/
+  crmauthz diff --cluster --namespace acme policy/acme/`,
+		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if cluster {
+				if len(args) != 1 {
+					return &exitError{code: 2, msg: "with --cluster, give AFTER alone: BEFORE is the cluster's policy"}
+				}
+				k.namespace = o.namespace
+				return o.clusterVsFiles(cmd, k, args)
+			}
+			if len(args) != 2 {
+				return &exitError{code: 2, msg: "give BEFORE and AFTER (or --cluster and AFTER)"}
+			}
 			before, err := loadSide(cmd.Context(), "BEFORE", args[0], o.namespace)
 			if err != nil {
 				return err
@@ -61,7 +75,10 @@ func newDiffCmd() *cobra.Command {
 			return o.run(cmd.OutOrStdout(), before, after)
 		},
 	}
-	cmd.Flags().StringVar(&o.namespace, "namespace", "default", "tenant of objects without a namespace")
+	cmd.Flags().StringVar(&o.namespace, "namespace", "default", "tenant of objects without a namespace (with --cluster, the tenant compared)")
+	cmd.Flags().BoolVar(&cluster, "cluster", false, "compare the policy in force in the cluster (BEFORE) with AFTER")
+	cmd.Flags().StringVar(&k.kubeconfig, "kubeconfig", "", "with --cluster: path to the kubeconfig file")
+	cmd.Flags().StringVar(&k.context, "context", "", "with --cluster: kubeconfig context to use")
 	o.addFlags(cmd)
 	return cmd
 }
@@ -81,29 +98,34 @@ func newKubectlDiffCmd(k *kubeFlags) *cobra.Command {
 			if len(files) == 0 {
 				return &exitError{code: 2, msg: "-f: the policy files to compare with the cluster's are required"}
 			}
-			ns, t, err := k.tenant(cmd.Context())
-			if err != nil {
-				return err
-			}
-			after, err := loadSide(cmd.Context(), "-f", strings.Join(files, ","), ns)
-			if err != nil {
-				return err
-			}
-			before := map[string]*policy.Snapshot{}
-			if t != nil {
-				before[ns] = t.Snapshot
-			}
-			for name := range after {
-				if name != ns {
-					return &exitError{code: 2, msg: fmt.Sprintf("-f holds objects of namespace %s: compare one tenant (-n %s) at a time", name, ns)}
-				}
-			}
-			return o.run(cmd.OutOrStdout(), before, after)
+			return o.clusterVsFiles(cmd, k, files)
 		},
 	}
 	cmd.Flags().StringSliceVarP(&files, "filename", "f", nil, "policy files or directories (the new version)")
 	o.addFlags(cmd)
 	return cmd
+}
+
+// clusterVsFiles compares the tenant's policy in the cluster (k) with the files.
+func (o *diffOptions) clusterVsFiles(cmd *cobra.Command, k *kubeFlags, files []string) error {
+	ns, t, err := k.tenant(cmd.Context())
+	if err != nil {
+		return err
+	}
+	after, err := loadSide(cmd.Context(), "AFTER", strings.Join(files, ","), ns)
+	if err != nil {
+		return err
+	}
+	before := map[string]*policy.Snapshot{}
+	if t != nil {
+		before[ns] = t.Snapshot
+	}
+	for name := range after {
+		if name != ns {
+			return &exitError{code: 2, msg: fmt.Sprintf("the files hold objects of namespace %s: compare one tenant (-n %s) at a time", name, ns)}
+		}
+	}
+	return o.run(cmd.OutOrStdout(), before, after)
 }
 
 // loadSide compiles the policy in paths (comma-separated) through the offline

@@ -279,7 +279,8 @@ func setChanges(kind, entity, action string, b, a *policy.StrSet, in, out string
 }
 
 // compareLogin lists the differences in how the subject may log in: providers, the
-// second factor, and the IP rules of each channel for the role.
+// second factor, the IP rules of each channel for the role, and the anonymous-proxy
+// rules of each channel.
 func compareLogin(b, a *policy.Snapshot, s Subject) []Change {
 	var out []Change
 	lb, la := login(b), login(a)
@@ -305,7 +306,34 @@ func compareLogin(b, a *policy.Snapshot, s Subject) []Change {
 		}
 		out = append(out, Change{Kind: KindLogin, Field: "IP rules on channel " + ch.String(), Before: rb, After: ra, Effect: eff})
 	}
+	for ch := policy.IPChannel(0); ch < policy.NumIPChannels; ch++ {
+		pb, pa := proxyRule(b, ch), proxyRule(a, ch)
+		if pb == pa {
+			continue
+		}
+		// Refusing no proxy is the most open; refusing every address the least.
+		eff := Loss
+		if pa == noProxyRule || pb == failedClosed {
+			eff = Gain
+		}
+		out = append(out, Change{Kind: KindLogin, Field: "anonymous proxies refused on channel " + ch.String(), Before: pb, After: pa, Effect: eff})
+	}
 	return out
+}
+
+const (
+	noProxyRule  = "none"
+	failedClosed = "every address (the list cannot be read)"
+)
+
+func proxyRule(s *policy.Snapshot, ch policy.IPChannel) string {
+	if s == nil {
+		return noProxyRule
+	}
+	if r := s.ProxyRule(ch); r != "" {
+		return r
+	}
+	return noProxyRule
 }
 
 const (

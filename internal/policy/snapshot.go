@@ -368,6 +368,20 @@ func (s *Snapshot) AddressChecked(ch IPChannel, role Role) bool {
 
 // AnonymousProxy reports whether addr is refused on channel as an anonymous proxy,
 // and the allowlist(s) whose rule refused it. A list that could not be read refuses
+// ProxyRule describes the anonymous-proxy rule of channel ch: "" when none applies,
+// "every address (the list cannot be read)" when it fails closed, else the refused
+// addresses.
+func (s *Snapshot) ProxyRule(ch IPChannel) string {
+	r := &s.proxies[ch]
+	switch {
+	case r.failClosed:
+		return "every address (the list cannot be read)"
+	case r.set == nil:
+		return ""
+	}
+	return r.set.String()
+}
+
 // every address.
 func (s *Snapshot) AnonymousProxy(ch IPChannel, addr netip.Addr) (bool, []string) {
 	r := &s.proxies[ch]
