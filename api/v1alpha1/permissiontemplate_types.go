@@ -57,6 +57,15 @@ const (
 	UserAccessSalesGroupUsers UserAccess = "SalesGroupUsers"
 )
 
+// Enforcement says whether a template decides (Enforce) or is only tried (DryRun).
+// +kubebuilder:validation:Enum=Enforce;DryRun
+type Enforcement string
+
+const (
+	EnforcementEnforce Enforcement = "Enforce"
+	EnforcementDryRun  Enforcement = "DryRun"
+)
+
 // ReportsPolicy says what happens to Reports and CustomApps when the template
 // hides lead or opportunity fields.
 // +kubebuilder:validation:Enum=Restrict;Allow
@@ -340,6 +349,17 @@ type PermissionTemplateSpec struct {
 	// +required
 	AppliesTo AppliesTo `json:"appliesTo"`
 
+	// enforcement is `Enforce` (the default: the template decides) or `DryRun`: the
+	// template decides nothing, but every decision is also made on the candidate
+	// policy — the enforced one with each DryRun template applied as if enforced,
+	// replacing what it claims — and where the two differ the decision log and the
+	// metrics say so. A DryRun template may claim what an Enforce template claims
+	// (it is that template's candidate replacement); it counts toward the 50.
+	// Promote it by setting Enforce.
+	// +kubebuilder:default=Enforce
+	// +optional
+	Enforcement Enforcement `json:"enforcement,omitempty"`
+
 	// userAccess is whom the governed users see in user and owner drop-downs:
 	// `AllUsers` (the default) or `SalesGroupUsers` (a group manager sees the
 	// users of the groups they manage and below; anyone else sees only themself).
@@ -389,6 +409,7 @@ type PermissionTemplateStatus struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=pt,categories=crmauthz
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Enforcement",type=string,JSONPath=`.spec.enforcement`
 // +kubebuilder:printcolumn:name="Roles",type=string,JSONPath=`.spec.appliesTo.roles`
 // +kubebuilder:printcolumn:name="Groups",type=string,JSONPath=`.spec.appliesTo.salesGroups`,priority=1
 // +kubebuilder:printcolumn:name="Restricted",type=string,JSONPath=`.status.effectiveRestrictedFeatures`,priority=1

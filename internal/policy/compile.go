@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -103,6 +104,82 @@ func key(kind, name string) string { return kind + "/" + name }
 // compile are left out and reported, so the caller can mark them not ready and keep
 // the rest; nothing in the input can make Compile fail as a whole.
 func Compile(in Input) (*Snapshot, *Report) {
+	var enforced, dry []v1alpha1.PermissionTemplate
+	for _, t := range in.Templates {
+		if t.Spec.Enforcement == v1alpha1.EnforcementDryRun {
+			dry = append(dry, t)
+		} else {
+			enforced = append(enforced, t)
+		}
+	}
+	if len(dry) == 0 {
+		return compile(in)
+	}
+	// DryRun templates decide nothing: the snapshot is the policy without them. Its
+	// Candidate is the policy with each of them applied as if enforced, replacing
+	// what it claims, on which every decision is made again to say where they would
+	// change it.
+	enforcedIn, candidateIn := in, in
+	enforcedIn.Templates = enforced
+	candidateIn.Templates = append(withoutClaims(enforced, dry), dry...)
+	snap, rep := compile(enforcedIn)
+	cand, candRep := compile(candidateIn)
+	snap.Candidate = cand
+	snap.Revision = revision(in) // a DryRun template's change is a change of what is logged
+	for _, t := range dry {
+		st := candRep.Find(KindPermissionTemplate, t.Name)
+		if st == nil {
+			continue // dropped as a duplicate name
+		}
+		st.InForce = false
+		if st.Ready {
+			st.Reason, st.Message = ReasonDryRun, "Compiled, in dry run: it decides nothing; decisions it would change are logged"
+		}
+		rep.Objects = append(rep.Objects, *st)
+	}
+	sort.Slice(rep.Objects, func(i, j int) bool {
+		a, b := rep.Objects[i], rep.Objects[j]
+		return a.Kind < b.Kind || (a.Kind == b.Kind && a.Name < b.Name)
+	})
+	return snap, rep
+}
+
+// ReasonDryRun is the Ready reason of a DryRun template that compiles.
+const ReasonDryRun = "DryRun"
+
+// withoutClaims is enforced with every user, sales group and role a DryRun template
+// claims taken out of the Enforce templates' appliesTo (copies where changed).
+func withoutClaims(enforced, dry []v1alpha1.PermissionTemplate) []v1alpha1.PermissionTemplate {
+	users, groups, roles := map[v1alpha1.UserID]bool{}, map[v1alpha1.GroupName]bool{}, map[v1alpha1.Role]bool{}
+	for _, t := range dry {
+		for _, u := range t.Spec.AppliesTo.Users {
+			users[u] = true
+		}
+		for _, g := range t.Spec.AppliesTo.SalesGroups {
+			groups[g] = true
+		}
+		for _, r := range t.Spec.AppliesTo.Roles {
+			roles[r] = true
+		}
+	}
+	out := make([]v1alpha1.PermissionTemplate, len(enforced))
+	for i, t := range enforced {
+		at := t.Spec.AppliesTo
+		keepU := slices.DeleteFunc(slices.Clone(at.Users), func(u v1alpha1.UserID) bool { return users[u] })
+		keepG := slices.DeleteFunc(slices.Clone(at.SalesGroups), func(g v1alpha1.GroupName) bool { return groups[g] })
+		keepR := slices.DeleteFunc(slices.Clone(at.Roles), func(r v1alpha1.Role) bool { return roles[r] })
+		if len(keepU) == len(at.Users) && len(keepG) == len(at.SalesGroups) && len(keepR) == len(at.Roles) {
+			out[i] = t
+			continue
+		}
+		c := t.DeepCopy()
+		c.Spec.AppliesTo.Users, c.Spec.AppliesTo.SalesGroups, c.Spec.AppliesTo.Roles = keepU, keepG, keepR
+		out[i] = *c
+	}
+	return out
+}
+
+func compile(in Input) (*Snapshot, *Report) {
 	now := in.Now
 	if now.IsZero() {
 		now = time.Now()

@@ -47,6 +47,10 @@ type Snapshot struct {
 	ip        [NumIPChannels][NumRoles]*IPSet
 	proxies   [NumIPChannels]proxyRule
 	Login     LoginPolicy
+	// Candidate is the policy with the tenant's DryRun templates applied as if
+	// enforced (nil when it has none): every decision is made on it too, and a
+	// difference is logged, never answered.
+	Candidate *Snapshot
 }
 
 // ObjectRef names an object in force and the generation compiled.

@@ -107,6 +107,9 @@ func (l *decisionLog) write(e *logEntry) {
 		attrs = append(attrs, slog.String("template", r.Template))
 	}
 	attrs = append(attrs, slog.String("revision", r.Revision))
+	if d := r.DryRun; d.Set {
+		attrs = append(attrs, slog.Group("dryRun", slog.String("template", d.Template), slog.Bool("allowed", d.Allowed), slog.String("reason", string(d.Reason))))
+	}
 	attrs = append(attrs, r.Extra...)
 	l.logger.LogAttrs(context.Background(), slog.LevelInfo, "Decided", attrs...)
 }

@@ -15,6 +15,7 @@ type Metrics struct {
 	decisions  *prometheus.CounterVec
 	latency    *prometheus.HistogramVec
 	refused    *prometheus.CounterVec
+	dryRun     *prometheus.CounterVec
 	logDropped prometheus.Counter
 }
 
@@ -32,6 +33,15 @@ func (m *Metrics) forEndpoint(endpoint string) *endpointMetrics {
 	e := &endpointMetrics{m: m, endpoint: endpoint, latency: m.latency.WithLabelValues(endpoint)}
 	e.reasons.Store(&map[service.Reason]prometheus.Counter{})
 	return e
+}
+
+// dryRunDiffered counts a decision the DryRun templates would have changed.
+func (m *Metrics) dryRunDiffered(rec *service.Record) {
+	effect := "loss"
+	if rec.DryRun.Allowed {
+		effect = "gain"
+	}
+	m.dryRun.WithLabelValues(rec.Tenant, rec.DryRun.Template, effect).Inc()
 }
 
 // decided counts one decision.
@@ -69,12 +79,16 @@ func NewMetrics(reg prometheus.Registerer, svc *service.Service) *Metrics {
 			Name: "crmauthz_requests_refused_total",
 			Help: "Requests answered without a decision, by endpoint and HTTP status.",
 		}, []string{"endpoint", "code"}),
+		dryRun: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "crmauthz_dryrun_differences_total",
+			Help: "Decisions the tenant's DryRun templates would have made differently, by tenant, the candidate's governing template and effect (gain: it would allow, loss: deny).",
+		}, []string{"tenant", "template", "effect"}),
 		logDropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "crmauthz_decision_log_dropped_total",
 			Help: "Decision log lines dropped because the log's sink did not keep up (decisions are never delayed for it).",
 		}),
 	}
-	reg.MustRegister(m.decisions, m.latency, m.refused, m.logDropped, &tenantCollector{svc: svc})
+	reg.MustRegister(m.decisions, m.latency, m.refused, m.dryRun, m.logDropped, &tenantCollector{svc: svc})
 	return m
 }
 

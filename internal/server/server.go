@@ -525,6 +525,9 @@ func handle[Q any](s *Server, endpoint string, decide func(*Q, *service.Reply) e
 			}
 			if counts != nil {
 				counts.decided(rec.Reason)
+				if rec.DryRun.Set {
+					s.metrics.dryRunDiffered(rec)
+				}
 			}
 		}
 		if counts != nil {

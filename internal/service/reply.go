@@ -22,6 +22,7 @@ type Reply struct {
 	Records []Record
 
 	d    engine.Decision
+	dry  engine.Decision // the candidate policy's decision, when there is one
 	req  engine.Request
 	reqs []engine.Request
 	msg  []byte
@@ -52,6 +53,17 @@ type Record struct {
 	// Extra holds what only some endpoints have (a login's provider and address, a
 	// filter's plan); never a password.
 	Extra []slog.Attr
+	// DryRun is set when the tenant's DryRun templates would have decided otherwise.
+	DryRun DryRunDiff
+}
+
+// DryRunDiff is a decision the candidate policy (the DryRun templates applied) makes
+// differently: what it would have answered, and its governing template.
+type DryRunDiff struct {
+	Set      bool
+	Template string
+	Allowed  bool
+	Reason   engine.Reason
 }
 
 // DecisionID identifies a decision: a random per-process prefix and a counter (in
@@ -146,7 +158,23 @@ func (p *Reply) recordCheck(endpoint, tenant, resourceID string, r *engine.Reque
 	}
 	p.Records = append(p.Records, Record{ID: id, Endpoint: endpoint, Tenant: tenant, User: r.User, Role: r.Role.String(),
 		Action: r.Action.String(), Target: target, ResourceID: resourceID, Allowed: d.Allowed, Reason: d.Reason,
-		Template: d.Template, Revision: revisionOf(snap)})
+		Template: d.Template, Revision: revisionOf(snap), DryRun: p.dryRun(snap, r, d)})
+}
+
+// dryRun decides r again on the tenant's candidate policy, if it has one, and
+// returns how that decision differs (the answer given never changes).
+func (p *Reply) dryRun(snap *policy.Snapshot, r *engine.Request, d *engine.Decision) DryRunDiff {
+	if snap == nil || snap.Candidate == nil {
+		return DryRunDiff{}
+	}
+	explain := r.Explain
+	r.Explain = false // the trace is the answer's
+	engine.Check(snap.Candidate, r, &p.dry)
+	r.Explain = explain
+	if p.dry.Allowed == d.Allowed && p.dry.Reason == d.Reason {
+		return DryRunDiff{}
+	}
+	return DryRunDiff{Set: true, Template: p.dry.Template, Allowed: p.dry.Allowed, Reason: p.dry.Reason}
 }
 
 // appendJSON writes an answer of the less frequent endpoints with encoding/json.

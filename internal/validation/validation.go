@@ -95,6 +95,11 @@ func TemplateLocal(t *v1alpha1.PermissionTemplate) field.ErrorList {
 	return errs
 }
 
+// IsDryRun says whether a template is only tried, not enforced.
+func IsDryRun(t *v1alpha1.PermissionTemplate) bool {
+	return t.Spec.Enforcement == v1alpha1.EnforcementDryRun
+}
+
 // Template checks a PermissionTemplate against its namespace: the 50-template limit
 // (creating), one template per user, sales group and role at each level, and
 // TemplateLocal. It warns about sales groups that do not exist.
@@ -113,7 +118,9 @@ func Template(t *v1alpha1.PermissionTemplate, ns *Namespace, creating bool) Resu
 	at := field.NewPath("spec", "appliesTo")
 	claims := func(list string, i int, value string, claimed func(*v1alpha1.AppliesTo) bool) {
 		for _, o := range others {
-			if claimed(&o.Spec.AppliesTo) {
+			// A DryRun template is the candidate replacement of the Enforce one whose
+			// claims it makes: only templates of the same enforcement conflict.
+			if claimed(&o.Spec.AppliesTo) && IsDryRun(o) == IsDryRun(t) {
 				r.Errors = append(r.Errors, field.Invalid(at.Child(list).Index(i), value,
 					fmt.Sprintf("already claimed by PermissionTemplate %s: one template per %s", o.Name, strings.TrimSuffix(list, "s"))))
 				return

@@ -51,6 +51,8 @@ func TestTemplate(t *testing.T) {
 			[]string{`spec.entities.activities.export.scope: Invalid value: "All": scope All is wider than activities.view's scope Shared`}, nil},
 		{"a system field", pt("new", roles, v1alpha1.Entities{Opportunities: &v1alpha1.RecordPermissions{Edit: perm(v1alpha1.AccessPartial, "", "Amount", "mx_Custom_2")}}),
 			[]string{`spec.entities.opportunities.edit.fields[1]: Invalid value: "mx_Custom_2": mx_Custom_2 is a system field of opportunities`}, nil},
+		{"a DryRun template may claim what an Enforce one claims: it is its candidate replacement",
+			dryRun(pt("next", v1alpha1.AppliesTo{Users: []v1alpha1.UserID{"u-1"}, Roles: []v1alpha1.Role{v1alpha1.RoleSalesUser}}, v1alpha1.Entities{})), nil, nil},
 		{"a system field of leads masked is fine (only Partial is refused)", pt("new", roles, v1alpha1.Entities{Leads: &v1alpha1.RecordPermissions{MaskedFields: []v1alpha1.FieldName{"CreatedOn"}}}), nil, nil},
 	}
 	for _, c := range cases {
@@ -111,3 +113,19 @@ func TestLoginPolicyAndAllowlist(t *testing.T) {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+func dryRun(t *v1alpha1.PermissionTemplate) *v1alpha1.PermissionTemplate {
+	t.Spec.Enforcement = v1alpha1.EnforcementDryRun
+	return t
+}
+
+// TestDryRunTemplatesConflictAmongThemselves: two DryRun templates claiming one role
+// are refused as two Enforce templates are.
+func TestDryRunTemplatesConflictAmongThemselves(t *testing.T) {
+	g := NewWithT(t)
+	ns := &Namespace{Templates: []v1alpha1.PermissionTemplate{*dryRun(pt("next", v1alpha1.AppliesTo{Roles: []v1alpha1.Role{v1alpha1.RoleSalesUser}}, v1alpha1.Entities{}))}}
+	r := Template(dryRun(pt("other", v1alpha1.AppliesTo{Roles: []v1alpha1.Role{v1alpha1.RoleSalesUser}}, v1alpha1.Entities{})), ns, true)
+	g.Expect(r.Errors).To(HaveLen(1))
+	g.Expect(r.Errors[0].Error()).To(ContainSubstring("already claimed by PermissionTemplate next"))
+	g.Expect(Template(pt("enforced", v1alpha1.AppliesTo{Roles: []v1alpha1.Role{v1alpha1.RoleSalesUser}}, v1alpha1.Entities{}), ns, true).Errors).To(BeEmpty())
+}

@@ -6,8 +6,13 @@ import (
 
 	. "github.com/onsi/gomega"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/crmauthz/crmauthz/internal/testenv"
 )
 
 func writeFile(path, data string) error { return os.WriteFile(path, []byte(data), 0o600) }
@@ -40,4 +45,17 @@ func withoutWebhooks(fn func()) {
 		}
 	}()
 	fn()
+}
+
+// metricsReaderToken is the token of a Prometheus service account bound to the
+// metrics-reader ClusterRole, as the docs ask.
+func metricsReaderToken() string {
+	out, err := testenv.Kubectl(kubeconfig, "apply", "-f", testenv.Path("config", "rbac", "metrics_reader_role.yaml"))
+	ExpectWithOffset(1, err).NotTo(HaveOccurred(), out)
+	ExpectWithOffset(1, client.IgnoreAlreadyExists(k8sClient.Create(ctx(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "monitoring"}}))).To(Succeed())
+	ExpectWithOffset(1, client.IgnoreAlreadyExists(k8sClient.Create(ctx(), &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: "monitoring", Name: "prometheus"}}))).To(Succeed())
+	ExpectWithOffset(1, client.IgnoreAlreadyExists(k8sClient.Create(ctx(), &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "prometheus-metrics"},
+		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "metrics-reader"},
+		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Namespace: "monitoring", Name: "prometheus"}}}))).To(Succeed())
+	return serviceAccountToken("monitoring", "prometheus")
 }

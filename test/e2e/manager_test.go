@@ -14,7 +14,6 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -199,14 +198,7 @@ spec:
 		code, _ = get("/metrics")
 		Expect(code).To(Equal(http.StatusForbidden), "a decision caller may not read metrics: they name every tenant")
 
-		out, err := testenv.Kubectl(kubeconfig, "apply", "-f", testenv.Path("config", "rbac", "metrics_reader_role.yaml"))
-		Expect(err).NotTo(HaveOccurred(), out)
-		Expect(client.IgnoreAlreadyExists(k8sClient.Create(ctx(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "monitoring"}}))).To(Succeed())
-		Expect(client.IgnoreAlreadyExists(k8sClient.Create(ctx(), &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: "monitoring", Name: "prometheus"}}))).To(Succeed())
-		Expect(client.IgnoreAlreadyExists(k8sClient.Create(ctx(), &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "prometheus-metrics"},
-			RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "metrics-reader"},
-			Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Namespace: "monitoring", Name: "prometheus"}}}))).To(Succeed())
-		prometheus := serviceAccountToken("monitoring", "prometheus")
+		prometheus := metricsReaderToken()
 		var body []byte
 		Eventually(func() int { code, body = getAs(prometheus, "/metrics"); return code }, 10*time.Second).Should(Equal(http.StatusOK))
 		Expect(string(body)).To(ContainSubstring(`crmauthz_decisions_total{endpoint="check",reason="Allowed"}`))

@@ -47,6 +47,8 @@ var (
 	// apiHTTP sends the suite's requests to the decision API, every exchange held to
 	// the OpenAPI document (a mismatch fails the spec).
 	apiHTTP *http.Client
+	// decisionLog holds the manager's decision log lines.
+	decisionLog = &testenv.SyncBuffer{}
 )
 
 func TestE2E(t *testing.T) {
@@ -91,6 +93,7 @@ var _ = BeforeSuite(func() {
 	op, err = operator.New(managerCfg, operator.Options{
 		Auth:        auth.NewKube(managerClients, 30*time.Second, 10*time.Minute),
 		APIListener: ln, ProbeAddr: "0", MetricsAddr: "0",
+		DecisionLog: true, DecisionLogWriter: decisionLog,
 		LeaderElection: true, LeaderElectionNamespace: "default",
 		Webhooks: operator.WebhookOptions{Enabled: true,
 			Host:    testEnv.WebhookInstallOptions.LocalServingHost,
