@@ -82,10 +82,11 @@ const (
 	// ConditionConflict is True on a PermissionTemplate that lost a tie for a
 	// user, sales group or role to a template whose name sorts first.
 	ConditionConflict = "Conflict"
-	// ConditionStalled is True, with Ready's reason and message, while the object
-	// is left out of the policy in force: it will not get there without a change
-	// (to it, or to what it references). kstatus, and so Flux and kubectl wait,
-	// read it as Failed rather than as progress.
+	// ConditionStalled is True, with Ready's reason and message, while Ready is
+	// False: the object as written is not enforced (left out, held at its last good
+	// generation, or in force but failing closed) and will not be without a change
+	// to it or to what it references. kstatus, and so Flux and kubectl wait, read it
+	// as Failed rather than as progress.
 	ConditionStalled = "Stalled"
 
 	// ReasonCompiled: the object compiled and is enforced.

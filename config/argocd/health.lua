@@ -1,7 +1,8 @@
 -- Argo CD health of crmauthz's four kinds (PermissionTemplate, SalesGroup,
 -- LoginPolicy, IPAllowlist), as kstatus (Flux, kubectl wait) computes it:
 -- Progressing until the generation pushed is compiled; then Healthy when it is in
--- the policy in force, Degraded (saying why) when it is left out (Stalled).
+-- force as written, Degraded (saying why) when it is not (Stalled: left out, held at
+-- its last good generation, or failing closed).
 local hs = {status = "Progressing", message = "Waiting for the policy to be compiled"}
 if obj.status == nil or obj.status.observedGeneration ~= obj.metadata.generation then
   return hs

@@ -119,6 +119,14 @@ func (o *diffOptions) clusterVsFiles(cmd *cobra.Command, k *kubeFlags, files []s
 	before := map[string]*policy.Snapshot{}
 	if t != nil {
 		before[ns] = t.Snapshot
+		// The objects are compared as written; the manager keeps enforcing the last good
+		// generation of one that stopped compiling, which is not in the cluster to read.
+		for _, st := range t.Report.Objects {
+			if !st.Ready && !st.InForce {
+				fmt.Fprintf(cmd.ErrOrStderr(), "note: %s %s/%s does not compile as written (%s: %s): compared without it; the cluster may still enforce an older generation of it\n",
+					st.Kind, ns, st.Name, st.Reason, st.Message)
+			}
+		}
 	}
 	for name := range after {
 		if name != ns {

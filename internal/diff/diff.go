@@ -64,9 +64,14 @@ type Subject struct {
 	Role policy.Role
 }
 
-// Subjects are every user either snapshot names, in each role a template may govern.
+// Unnamed stands for every user neither policy names (the CRM's other users): what
+// role templates and baselines give them.
+const Unnamed = "(any user the policy does not name)"
+
+// Subjects are every user either snapshot names, and Unnamed, in each role a template
+// may govern.
 func Subjects(before, after *policy.Snapshot) []Subject {
-	var users []string
+	users := []string{Unnamed}
 	for _, s := range []*policy.Snapshot{before, after} {
 		if s != nil {
 			users = append(users, s.KnownUsers()...)
@@ -161,7 +166,7 @@ func comparePolicies(b, a *policy.Policy) []Change {
 		}
 	}
 	if vb, va := visibility(b), visibility(a); vb != va {
-		out = append(out, Change{Kind: KindVisibility, Before: vb, After: va, Effect: effect(vb != "all users")})
+		out = append(out, Change{Kind: KindVisibility, Before: visibilityNames[vb], After: visibilityNames[va], Effect: effect(vb < va)})
 	}
 	return out
 }
@@ -183,15 +188,18 @@ func restrictedName(r bool) string {
 	return "available"
 }
 
-func visibility(p *policy.Policy) string {
+// visibility ranks whom a user sees in owner pickers, least first.
+func visibility(p *policy.Policy) int {
 	switch {
 	case p == nil:
-		return "nobody"
+		return 0
 	case p.SalesGroupUsers:
-		return "their sales groups' users"
+		return 1
 	}
-	return "all users"
+	return 2
 }
+
+var visibilityNames = [...]string{"nobody", "their sales groups' users", "all users"}
 
 // effect is a gain when what was there before was the worse of the two.
 func effect(beforeWorse bool) string {
@@ -323,7 +331,7 @@ func compareLogin(b, a *policy.Snapshot, s Subject) []Change {
 
 const (
 	noProxyRule  = "none"
-	failedClosed = "every address (the list cannot be read)"
+	failedClosed = policy.ProxyFailedClosed
 )
 
 func proxyRule(s *policy.Snapshot, ch policy.IPChannel) string {

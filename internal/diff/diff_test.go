@@ -121,6 +121,7 @@ func BenchmarkCompareSpecTenant(b *testing.B) {
 		b.Fatalf("%d subjects", len(subjects))
 	}
 	var res diff.Result
+	b.ReportAllocs()
 	for b.Loop() {
 		res = diff.Compare("acme", before, after, subjects)
 	}

@@ -370,22 +370,25 @@ func (s *Snapshot) AddressChecked(ch IPChannel, role Role) bool {
 	return s.ip[ch][role] != nil || len(s.proxies[ch].sources) > 0
 }
 
-// AnonymousProxy reports whether addr is refused on channel as an anonymous proxy,
-// and the allowlist(s) whose rule refused it. A list that could not be read refuses
+// ProxyFailedClosed is ProxyRule's description of a channel whose proxy list cannot
+// be read.
+const ProxyFailedClosed = "every address (the list cannot be read)"
+
 // ProxyRule describes the anonymous-proxy rule of channel ch: "" when none applies,
-// "every address (the list cannot be read)" when it fails closed, else the refused
-// addresses.
+// ProxyFailedClosed when it fails closed, else the refused addresses.
 func (s *Snapshot) ProxyRule(ch IPChannel) string {
 	r := &s.proxies[ch]
 	switch {
 	case r.failClosed:
-		return "every address (the list cannot be read)"
+		return ProxyFailedClosed
 	case r.set == nil:
 		return ""
 	}
 	return r.set.String()
 }
 
+// AnonymousProxy reports whether addr is refused on channel as an anonymous proxy,
+// and the allowlist(s) whose rule refused it. A list that could not be read refuses
 // every address.
 func (s *Snapshot) AnonymousProxy(ch IPChannel, addr netip.Addr) (bool, []string) {
 	r := &s.proxies[ch]

@@ -42,7 +42,8 @@ func (s *Server) jsonOnly(endpoint string, h http.Handler) http.Handler {
 }
 
 // authzenMetadata answers a tenant's PDP metadata. Like /openapi.json it needs no
-// credentials: it says where the endpoints are, not whether the tenant exists. Its
+// credentials: it says where the endpoints are, not whether the tenant exists (nor
+// which shard holds it). Its
 // identifier is the URL the caller used (https when the connection, or the proxy in
 // front via X-Forwarded-Proto, is TLS), as the standard's mix-up check requires.
 func (s *Server) authzenMetadata(w http.ResponseWriter, r *http.Request) {
@@ -51,10 +52,8 @@ func (s *Server) authzenMetadata(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, "authzen/metadata", "", "", err)
 		return
 	}
-	if err := s.misdirected(name); err != nil {
-		s.fail(w, r, "authzen/metadata", name, "", err)
-		return
-	}
+	// No shard check: it would tell a caller without credentials which namespaces
+	// exist. A PEP that follows this document to the wrong shard gets its 421 there.
 	scheme := "http"
 	if r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https" {
 		scheme = "https"

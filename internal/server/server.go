@@ -189,11 +189,11 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "NotFound", "no endpoint "+r.Method+" "+r.URL.Path, "")
 	})
-	h := echoRequestID(mux)
+	var h http.Handler = mux
 	if s.opts.LoopbackHostsOnly {
-		return s.loopbackHostsOnly(h)
+		h = s.loopbackHostsOnly(h)
 	}
-	return h
+	return echoRequestID(h) // outermost: every answer, refusals included
 }
 
 // echoRequestID answers with the caller's X-Request-ID, as AuthZEN asks (and any

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -148,9 +149,10 @@ func azCheck(sub *AZSubject, act *AZAction, res *AZResource, ctx *AZContext, r *
 func azAnswer(snap *policy.Snapshot, r *engine.Request, d *engine.Decision, id DecisionID) AZDecision {
 	c := &AZDecisionContext{ID: id.String(),
 		ReasonAdmin:  AZReason{Reason: d.Reason, Message: engine.Message(r, d), Template: d.Template, Revision: revisionOf(snap)},
-		DeniedFields: orEmpty(d.DeniedFields)}
+		DeniedFields: orEmpty(slices.Clone(d.DeniedFields))}
+	// Copies: d's lists are its buffers, which the next item of a batch reuses.
 	if r.Action != policy.ActionAccess {
-		c.Fields = &FieldsOut{Hidden: orEmpty(d.Hidden), Masked: orEmpty(d.Masked)}
+		c.Fields = &FieldsOut{Hidden: orEmpty(slices.Clone(d.Hidden)), Masked: orEmpty(slices.Clone(d.Masked))}
 	}
 	return AZDecision{Decision: d.Allowed, Context: c}
 }
@@ -190,6 +192,11 @@ func (s *Service) evaluate(snap *policy.Snapshot, sub *AZSubject, act *AZAction,
 
 // Evaluation answers POST /tenants/{tenant}/access/v1/evaluation.
 func (s *Service) Evaluation(q *AuthZENRequest, out *Reply) error {
+	return s.evaluation(q, out, "authzen/evaluation")
+}
+
+// evaluation answers an evaluation, logged under endpoint.
+func (s *Service) evaluation(q *AuthZENRequest, out *Reply, endpoint string) error {
 	out.reset()
 	if err := parseTenant(q.Tenant); err != nil {
 		return err
@@ -203,7 +210,7 @@ func (s *Service) Evaluation(q *AuthZENRequest, out *Reply) error {
 	}
 	id := s.ids.next()
 	a := s.evaluate(snap, &q.Subject, &q.Action, &q.Resource, &q.Context, id, out)
-	out.azRecord("authzen/evaluation", q.Tenant, &q.Subject, &q.Action, &q.Resource, &a, snap, id)
+	out.azRecord(endpoint, q.Tenant, &q.Subject, &q.Action, &q.Resource, &a, snap, id)
 	return out.appendJSON(&a)
 }
 
@@ -212,7 +219,7 @@ func (s *Service) Evaluation(q *AuthZENRequest, out *Reply) error {
 // is an evaluation, as the standard says.
 func (s *Service) Evaluations(q *AuthZENRequest, out *Reply) error {
 	if len(q.Evaluations) == 0 {
-		return s.Evaluation(q, out)
+		return s.evaluation(q, out, "authzen/evaluations") // counted and logged as what was asked
 	}
 	out.reset()
 	if err := parseTenant(q.Tenant); err != nil {
@@ -254,8 +261,7 @@ func (s *Service) Evaluations(q *AuthZENRequest, out *Reply) error {
 		if err == nil {
 			a = s.evaluate(snap, sub, act, res, ctx, id, out)
 		} else {
-			ia, _ := AsInvalid(err) // decoding and required give InvalidArguments only
-			a = azRefusal(snap, &InvalidArgument{Field: joinPath(prefix, ia.Field), Message: ia.Message}, id)
+			a = azRefusal(snap, &InvalidArgument{Field: joinPath(prefix, fieldOf(err)), Message: messageOf(err)}, id)
 		}
 		out.azRecord("authzen/evaluations", q.Tenant, sub, act, res, &a, snap, id)
 		resp.Evaluations = append(resp.Evaluations, a)
@@ -264,6 +270,21 @@ func (s *Service) Evaluations(q *AuthZENRequest, out *Reply) error {
 		}
 	}
 	return out.appendJSON(&resp)
+}
+
+// fieldOf and messageOf split an error into the field it names and what it says.
+func fieldOf(err error) string {
+	if ia, ok := AsInvalid(err); ok {
+		return ia.Field
+	}
+	return ""
+}
+
+func messageOf(err error) string {
+	if ia, ok := AsInvalid(err); ok {
+		return ia.Message
+	}
+	return err.Error()
 }
 
 func joinPath(prefix, field string) string {

@@ -182,9 +182,8 @@ func (s *Service) search(q *AuthZENRequest, out *Reply, kind string, find func(*
 		case snap == nil:
 			resp.Context.ReasonAdmin = &AZReason{Reason: engine.UnknownTenant, Message: "the tenant has no crmauthz policy"}
 		case sr.why != nil:
-			ia, _ := AsInvalid(sr.why)
 			sr.reason = ReasonInvalid
-			resp.Context.ReasonAdmin = &AZReason{Reason: ReasonInvalid, Message: ia.Error(), Field: ia.Field, Revision: snap.Revision}
+			resp.Context.ReasonAdmin = &AZReason{Reason: ReasonInvalid, Message: sr.why.Error(), Field: fieldOf(sr.why), Revision: snap.Revision}
 		default:
 			sr.reason = sr.filter.Reason
 			resp.Context.ReasonAdmin = &AZReason{Reason: sr.filter.Reason, Message: sr.note, Template: sr.filter.Template, Revision: snap.Revision}
@@ -192,7 +191,8 @@ func (s *Service) search(q *AuthZENRequest, out *Reply, kind string, find func(*
 	}
 	resp.Results, resp.Page = q.page(kind, offset, sr.results)
 	out.Records = append(out.Records, Record{ID: id, Endpoint: sr.endpoint, Tenant: q.Tenant, User: q.Subject.ID, Role: q.Subject.Role,
-		Action: q.Action.Name, Target: q.Resource.Type, ResourceID: q.Resource.ID, Allowed: len(resp.Results) > 0,
+		// Allowed: the search was answered (an empty result is an answer, not a denial).
+		Action: q.Action.Name, Target: q.Resource.Type, ResourceID: q.Resource.ID, Allowed: sr.reason == engine.Allowed,
 		Reason: sr.reason, Revision: revisionOf(snap), Extra: []slog.Attr{slog.Int("results", resp.Page.Total)}})
 	return out.appendJSON(&resp)
 }

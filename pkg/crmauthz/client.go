@@ -215,8 +215,17 @@ func call[R any](ctx context.Context, c *Client, method, path string, body any) 
 			return nil, err
 		}
 	}
+	reread := c.token != nil
 	for attempt := 0; ; attempt++ {
 		resp, err := c.send(ctx, method, path, data)
+		var apiErr *Error
+		if reread && errors.As(err, &apiErr) && apiErr.Status == http.StatusUnauthorized {
+			// The token may have been rotated since it was last read: read it now and
+			// try once more.
+			reread = false
+			c.token.invalidate()
+			resp, err = c.send(ctx, method, path, data)
+		}
 		if err == nil {
 			var out R
 			if err := json.Unmarshal(resp, &out); err != nil {
@@ -247,6 +256,8 @@ func (c *Client) retryAfter(err error, attempt int) (time.Duration, bool) {
 		if apiErr.Status != http.StatusServiceUnavailable && apiErr.Status != http.StatusTooManyRequests {
 			return 0, false
 		}
+	case permanent(err):
+		return 0, false
 	case errors.As(err, &netErr), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 	default:
 		return 0, false
@@ -257,6 +268,19 @@ func (c *Client) retryAfter(err error, attempt int) (time.Duration, bool) {
 		wait = apiErr.RetryAfter
 	}
 	return wait, true
+}
+
+// permanent says whether a transport error would come back on every attempt: a
+// certificate that is not trusted, a handshake that fails, a cancelled call.
+func permanent(err error) bool {
+	var verify *tls.CertificateVerificationError
+	var unknownCA x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var record tls.RecordHeaderError
+	var alert tls.AlertError
+	return errors.As(err, &verify) || errors.As(err, &unknownCA) || errors.As(err, &hostname) || errors.As(err, &invalid) ||
+		errors.As(err, &record) || errors.As(err, &alert) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // send makes one attempt: the body of a 200, or an error.
@@ -322,6 +346,13 @@ type tokenFile struct {
 // tokenRecheck is how often the file is looked at: a rotated token is picked up
 // within it, and a busy client does not stat the file on every call.
 const tokenRecheck = time.Second
+
+// invalidate makes the next get read the file whatever its time and size.
+func (t *tokenFile) invalidate() {
+	t.mu.Lock()
+	t.checked, t.modTime, t.size = time.Time{}, time.Time{}, -1
+	t.mu.Unlock()
+}
 
 func (t *tokenFile) get() (string, error) {
 	t.mu.Lock()

@@ -112,9 +112,13 @@ func (c *Crmauthz) startManager(ctx context.Context) error {
 	var mctx context.Context
 	mctx, c.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	go func() { c.done <- op.Manager.Start(mctx) }()
+	stop := func(err error) error { // the manager is running: stop it before the API server
+		c.cancel()
+		return errors.Join(err, <-c.done)
+	}
 	c.URL = "http://" + ln.Addr().String()
 	if c.API, err = crmauthz.New(c.URL); err != nil {
-		return err
+		return stop(err)
 	}
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
 		if resp, err := http.Get(c.URL + "/readyz"); err == nil {
@@ -129,8 +133,7 @@ func (c *Crmauthz) startManager(ctx context.Context) error {
 		default:
 		}
 		if time.Now().After(deadline) {
-			c.cancel()
-			return errors.New("crmauthztest: the manager was not ready within a minute")
+			return stop(errors.New("crmauthztest: the manager was not ready within a minute"))
 		}
 	}
 }
@@ -229,6 +232,9 @@ func (c *Crmauthz) notReady(ctx context.Context, namespace string) (string, erro
 	in, err := loader.ReadNamespace(ctx, c.Client, namespace)
 	if err != nil {
 		return "", err
+	}
+	if in.Len() == 0 {
+		return "", fmt.Errorf("crmauthztest: namespace %s holds no crmauthz object: nothing to wait for", namespace)
 	}
 	var pending string
 	var failed []error

@@ -117,9 +117,9 @@ func managerAsDeployed(t *testing.T, cfg *rest.Config, kubeconfig string, kubect
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var logs bytes.Buffer
+	logs := &testenv.SyncBuffer{} // written by exec's copying goroutines, read by the test
 	manager := exec.CommandContext(ctx, bin, append(cmdArgs, "--kubeconfig", kubeconfig)...)
-	manager.Stdout, manager.Stderr = &logs, &logs
+	manager.Stdout, manager.Stderr = logs, logs
 	g.Expect(manager.Start()).To(Succeed())
 	defer func() { _ = manager.Process.Kill(); _ = manager.Wait() }()
 
