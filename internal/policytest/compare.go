@@ -298,4 +298,3 @@ func refusesAnItem(az map[string]any) bool {
 	}
 	return false
 }
-
