@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/crmauthz/crmauthz/api/v1alpha1"
 	"github.com/crmauthz/crmauthz/internal/policy"
 	"github.com/crmauthz/crmauthz/internal/service"
 	"github.com/crmauthz/crmauthz/internal/tenantgen"
@@ -17,9 +18,19 @@ import (
 //   - BenchmarkDecodeCheck: the strict decoder alone (one allocation: the body's copy).
 //   - BenchmarkServiceCheckJSON: both, body in and answer out, what a handler runs.
 
-func benchSetup(b *testing.B) (*service.Service, [][]byte) {
+func benchSetup(b *testing.B) (*service.Service, [][]byte) { return benchSetupDry(b, 0) }
+
+// benchSetupDry is benchSetup with the first dry templates of the tenant in DryRun
+// (a candidate replacement each: every check is decided twice).
+func benchSetupDry(b *testing.B, dry int) (*service.Service, [][]byte) {
 	gen := tenantgen.Generate("acme", tenantgen.SpecSize, 1)
+	for i := range dry {
+		gen.Input.Templates[i].Spec.Enforcement = v1alpha1.EnforcementDryRun
+	}
 	snap, _ := policy.Compile(gen.Input)
+	if (snap.Candidate != nil) != (dry > 0) {
+		b.Fatal("a DryRun template makes a candidate policy, and only one does")
+	}
 	svc := service.New(tenants{"acme": snap}, nil)
 	var bodies [][]byte
 	for _, q := range tenantgen.Requests(gen, 1000, 1) {
@@ -32,8 +43,15 @@ func benchSetup(b *testing.B) (*service.Service, [][]byte) {
 	return svc, bodies
 }
 
-func BenchmarkServiceCheck(b *testing.B) {
-	svc, bodies := benchSetup(b)
+func BenchmarkServiceCheck(b *testing.B) { benchmarkServiceCheck(b, 0) }
+
+// BenchmarkServiceCheckDryRun is BenchmarkServiceCheck with five of the tenant's
+// templates in DryRun: each check is decided on the policy in force and again on the
+// candidate. Target: within 2× of BenchmarkServiceCheck.
+func BenchmarkServiceCheckDryRun(b *testing.B) { benchmarkServiceCheck(b, 5) }
+
+func benchmarkServiceCheck(b *testing.B, dry int) {
+	svc, bodies := benchSetupDry(b, dry)
 	reqs := make([]service.CheckRequest, len(bodies))
 	for i := range bodies {
 		if err := service.Decode(bodies[i], &reqs[i]); err != nil {
