@@ -18,6 +18,10 @@ func newPermissionTemplateReconciler(store *tenants.Store, events nudges) *statu
 			for _, f := range st.EffectiveRestrictedFeatures {
 				pt.Status.EffectiveRestrictedFeatures = append(pt.Status.EffectiveRestrictedFeatures, v1alpha1.Feature(f))
 			}
+			pt.Status.DryRunDifferences = 0
+			if st.Reason == policy.ReasonDryRun {
+				pt.Status.DryRunDifferences = store.DryRunCount(pt.Namespace, pt.Name)
+			}
 		},
 	}
 }

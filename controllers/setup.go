@@ -1,6 +1,8 @@
 package controllers
 
 import (
+	"time"
+
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/crmauthz/crmauthz/internal/policy"
@@ -15,10 +17,14 @@ type Leader interface {
 // Setup registers the tenant compiler and the initial load that gates readiness
 // (every replica), and the four status writers (which write only while leader). It
 // returns the writers' fan-out, to resync when this replica becomes leader.
-// concurrency is how many status patches each kind's writer has in flight (0: 8).
-func Setup(mgr ctrl.Manager, store *tenants.Store, leader Leader, shard *Shard, concurrency int) (*StatusWriters, error) {
+// concurrency is how many status patches each kind's writer has in flight (0: 8);
+// dryRunPeriod how often DryRun templates' counts are written (0: a minute).
+func Setup(mgr ctrl.Manager, store *tenants.Store, leader Leader, shard *Shard, concurrency int, dryRunPeriod time.Duration) (*StatusWriters, error) {
 	if concurrency <= 0 {
 		concurrency = DefaultStatusWriters
+	}
+	if dryRunPeriod <= 0 {
+		dryRunPeriod = time.Minute
 	}
 	chans := map[string]nudges{}
 	for _, k := range policy.Kinds {
@@ -30,6 +36,9 @@ func Setup(mgr ctrl.Manager, store *tenants.Store, leader Leader, shard *Shard, 
 		return nil, err
 	}
 	if err := mgr.Add(&InitialLoad{Cache: mgr.GetCache(), Tenant: tenant, Ready: writers.ResyncIfLeader}); err != nil {
+		return nil, err
+	}
+	if err := mgr.Add(&DryRunStatus{Writers: writers, Period: dryRunPeriod}); err != nil {
 		return nil, err
 	}
 	if err := newPermissionTemplateReconciler(store, chans[policy.KindPermissionTemplate]).setup(mgr, "permissiontemplate", leader, shard, concurrency); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -285,6 +286,52 @@ func (w *StatusWriters) ResyncAll(ctx context.Context) {
 	for _, ns := range w.store.Names() {
 		if t := w.store.Get(ns); t != nil {
 			w.send(ctx, ns, t, backlogPriority)
+		}
+	}
+}
+
+// DryRunStatus refreshes the status of DryRun templates every period while ctx
+// lives: their count of decisions they would have changed moves with traffic, not
+// with compiles. Only the leader writes; a count that did not move writes nothing.
+type DryRunStatus struct {
+	Writers *StatusWriters
+	Period  time.Duration
+}
+
+// Start runs the refresh (a manager Runnable, on every replica: the writers check
+// leadership).
+func (d *DryRunStatus) Start(ctx context.Context) error {
+	t := time.NewTicker(d.Period)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			d.Writers.nudgeDryRun(ctx)
+		}
+	}
+}
+
+func (w *StatusWriters) nudgeDryRun(ctx context.Context) {
+	if !w.leader.IsLeader() {
+		return
+	}
+	ch := w.channels[policy.KindPermissionTemplate]
+	for _, ns := range w.store.Names() {
+		t := w.store.Get(ns)
+		if t == nil {
+			continue
+		}
+		for _, o := range t.Report.Objects {
+			if o.Kind != policy.KindPermissionTemplate || o.Reason != policy.ReasonDryRun {
+				continue
+			}
+			select {
+			case ch <- event.TypedGenericEvent[nudge]{Object: nudge{key: types.NamespacedName{Namespace: ns, Name: o.Name}, priority: changePriority}}:
+			case <-ctx.Done():
+				return
+			}
 		}
 	}
 }

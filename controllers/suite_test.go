@@ -65,7 +65,7 @@ func startManager(t *testing.T, selector labels.Selector) (client.Client, *tenan
 	if selector != nil {
 		shard = &controllers.Shard{Selector: selector, Reader: mgr.GetClient()}
 	}
-	_, err = controllers.Setup(mgr, store, leader{}, shard, 0)
+	_, err = controllers.Setup(mgr, store, leader{}, shard, 0, 0)
 	g.Expect(err).NotTo(HaveOccurred())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -403,6 +403,12 @@ type PermissionTemplateStatus struct {
 	// +kubebuilder:validation:MaxItems=17
 	// +optional
 	EffectiveRestrictedFeatures []Feature `json:"effectiveRestrictedFeatures,omitempty"`
+
+	// dryRunDifferences (DryRun templates) is how many decisions the template would
+	// have changed since the status writer started, as it counted them; updated at
+	// most once a minute.
+	// +optional
+	DryRunDifferences int64 `json:"dryRunDifferences,omitempty"`
 }
 
 // +kubebuilder:object:root=true
@@ -410,6 +416,7 @@ type PermissionTemplateStatus struct {
 // +kubebuilder:resource:shortName=pt,categories=crmauthz
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Enforcement",type=string,JSONPath=`.spec.enforcement`
+// +kubebuilder:printcolumn:name="Would-Change",type=integer,JSONPath=`.status.dryRunDifferences`,priority=1
 // +kubebuilder:printcolumn:name="Roles",type=string,JSONPath=`.spec.appliesTo.roles`
 // +kubebuilder:printcolumn:name="Groups",type=string,JSONPath=`.spec.appliesTo.salesGroups`,priority=1
 // +kubebuilder:printcolumn:name="Restricted",type=string,JSONPath=`.status.effectiveRestrictedFeatures`,priority=1

@@ -77,6 +77,9 @@ type Options struct {
 	TenantSelector labels.Selector
 	// StatusWriters is how many status patches each kind's writer has in flight (0: 8).
 	StatusWriters int
+	// DryRunStatusPeriod is how often DryRun templates' counts of decisions they would
+	// have changed are written to their status (0: a minute).
+	DryRunStatusPeriod time.Duration
 	// Webhooks serves admission for the four kinds.
 	Webhooks WebhookOptions
 }
@@ -199,7 +202,7 @@ func New(cfg *rest.Config, o Options) (*Operator, error) {
 		el = &elector{cfg: cfg, namespace: o.LeaderElectionNamespace, id: leaseName(o.TenantSelector)}
 		leader = el
 	}
-	writers, err := controllers.Setup(mgr, store, leader, shard, o.StatusWriters)
+	writers, err := controllers.Setup(mgr, store, leader, shard, o.StatusWriters, o.DryRunStatusPeriod)
 	if err != nil {
 		return nil, err
 	}

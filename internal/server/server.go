@@ -520,6 +520,9 @@ func handle[Q any](s *Server, endpoint string, decide func(*Q, *service.Reply) e
 		writeBody(w, http.StatusOK, c.reply.Body)
 		for i := range c.reply.Records {
 			rec := &c.reply.Records[i]
+			if rec.DryRun.Set {
+				s.svc.CountDryRun(rec)
+			}
 			if s.declog != nil {
 				s.declog.add(caller, rec)
 			}

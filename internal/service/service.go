@@ -16,6 +16,20 @@ type Tenants interface {
 	Ready() bool
 }
 
+// DryRunCounter is what a Tenants may add: counting, per tenant and DryRun template,
+// the decisions it would have changed (for the template's status).
+type DryRunCounter interface {
+	CountDryRun(tenant, template string)
+}
+
+// CountDryRun counts a decision the tenant's DryRun templates would have changed,
+// when the tenants count them.
+func (s *Service) CountDryRun(rec *Record) {
+	if c, ok := s.tenants.(DryRunCounter); ok && rec.DryRun.Set {
+		c.CountDryRun(rec.Tenant, rec.DryRun.Template)
+	}
+}
+
 // Service answers the decision API. It holds no policy itself: every call reads the
 // tenant's current snapshot once and decides on it alone.
 type Service struct {

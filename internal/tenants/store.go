@@ -28,6 +28,27 @@ type Store struct {
 	ready   atomic.Bool
 	// onChange, if set, is told of every write (for metrics).
 	onChange func(name string, t *Tenant)
+	// dryRun counts, per tenant and DryRun template, the decisions it would have
+	// changed (this process's view): key tenant + "/" + template, *atomic.Int64.
+	dryRun sync.Map
+}
+
+// CountDryRun counts one decision the DryRun template of tenant would have changed.
+func (s *Store) CountDryRun(tenant, template string) {
+	c, ok := s.dryRun.Load(tenant + "/" + template)
+	if !ok {
+		c, _ = s.dryRun.LoadOrStore(tenant+"/"+template, new(atomic.Int64))
+	}
+	c.(*atomic.Int64).Add(1)
+}
+
+// DryRunCount is how many decisions the DryRun template of tenant would have
+// changed, as this process counted them.
+func (s *Store) DryRunCount(tenant, template string) int64 {
+	if c, ok := s.dryRun.Load(tenant + "/" + template); ok {
+		return c.(*atomic.Int64).Load()
+	}
+	return 0
 }
 
 // NewStore returns an empty, not yet ready store. onChange (may be nil) is called after

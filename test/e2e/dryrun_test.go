@@ -67,6 +67,15 @@ spec:
 		Eventually(func() int { code, m := getAs(prometheus, "/metrics"); metrics = m; return code }, 10*time.Second).Should(Equal(http.StatusOK))
 		Expect(string(metrics)).To(MatchRegexp(`crmauthz_dryrun_differences_total\{effect="loss",template="west-field-sales-next",tenant="acme"\} [1-9]`))
 
+		// The template's status counts what it would have changed (refreshed each
+		// second here, each minute by default).
+		Eventually(func(g Gomega) int64 {
+			var pt v1alpha1.PermissionTemplate
+			g.Expect(k8sClient.Get(ctx(), types.NamespacedName{Namespace: "acme", Name: "west-field-sales-next"}, &pt)).To(Succeed())
+			return pt.Status.DryRunDifferences
+		}, 20*time.Second, 100*time.Millisecond).Should(BeNumerically(">=", 1))
+		Expect(kubectl("get", "pt", "-n", "acme", "west-field-sales-next", "-o", "wide")).To(MatchRegexp(`DryRun\s+[1-9]`), "kubectl get -o wide shows the count")
+
 		// Decisions the candidate makes alike are not flagged.
 		alike := check(service.CheckRequest{Tenant: "acme", Subject: subject("u-15", "SalesUser"), Action: "view",
 			Resource: service.Resource{Entity: "leads", Owner: "u-15"}})

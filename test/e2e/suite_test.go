@@ -93,7 +93,7 @@ var _ = BeforeSuite(func() {
 	op, err = operator.New(managerCfg, operator.Options{
 		Auth:        auth.NewKube(managerClients, 30*time.Second, 10*time.Minute),
 		APIListener: ln, ProbeAddr: "0", MetricsAddr: "0",
-		DecisionLog: true, DecisionLogWriter: decisionLog,
+		DecisionLog: true, DecisionLogWriter: decisionLog, DryRunStatusPeriod: time.Second,
 		LeaderElection: true, LeaderElectionNamespace: "default",
 		Webhooks: operator.WebhookOptions{Enabled: true,
 			Host:    testEnv.WebhookInstallOptions.LocalServingHost,
