@@ -48,8 +48,14 @@ func TestDryRunTemplatesDecideNothingAndSaySo(t *testing.T) {
 	g.Expect(first).To(HaveKeyWithValue("dryRun", map[string]any{"template": "reps-next", "allowed": false, "reason": "FeatureRestricted"}))
 	g.Expect(second).NotTo(HaveKey("dryRun"), "the candidate decides the lead check alike")
 
+	// AuthZEN evaluations are decisions too.
+	code, _, answer := with.azPost(azBase+"evaluation", `{"subject":{"type":"user","id":"u-1","properties":{"role":"SalesUser"}},"action":{"name":"access"},"resource":{"type":"feature","id":"Dashboard"}}`)
+	g.Expect(code).To(Equal(http.StatusOK))
+	g.Expect(answer).To(ContainSubstring(`"decision":true`))
+	g.Expect(with.log.String()).To(MatchRegexp(`"endpoint":"authzen/evaluation".*"dryRun":\{"template":"reps-next","allowed":false,"reason":"FeatureRestricted"\}`))
+
 	_, metrics := with.do("GET", "/metrics", "")
-	g.Expect(metrics).To(ContainSubstring(`crmauthz_dryrun_differences_total{effect="loss",template="reps-next",tenant="acme"} 1`))
+	g.Expect(metrics).To(ContainSubstring(`crmauthz_dryrun_differences_total{effect="loss",template="reps-next",tenant="acme"} 2`))
 	_, metrics = without.do("GET", "/metrics", "")
 	g.Expect(metrics).NotTo(ContainSubstring(`crmauthz_dryrun_differences_total{`))
 }

@@ -168,9 +168,9 @@ func azRefusal(snap *policy.Snapshot, err error, id DecisionID) AZDecision {
 }
 
 // azRecord is an evaluation's line in the decision log.
-func (p *Reply) azRecord(endpoint, tenant string, sub *AZSubject, act *AZAction, res *AZResource, a *AZDecision, snap *policy.Snapshot, id DecisionID) {
+func (p *Reply) azRecord(endpoint, tenant string, sub *AZSubject, act *AZAction, res *AZResource, a *AZDecision, dry DryRunDiff, snap *policy.Snapshot, id DecisionID) {
 	rec := Record{ID: id, Endpoint: endpoint, Tenant: tenant, User: sub.ID, Role: sub.Role, Action: act.Name,
-		Target: res.Type, ResourceID: res.ID, Allowed: a.Decision, Revision: revisionOf(snap)}
+		Target: res.Type, ResourceID: res.ID, Allowed: a.Decision, Revision: revisionOf(snap), DryRun: dry}
 	if res.Type == "feature" {
 		rec.Target, rec.ResourceID = res.ID, ""
 	}
@@ -180,14 +180,15 @@ func (p *Reply) azRecord(endpoint, tenant string, sub *AZSubject, act *AZAction,
 	p.Records = append(p.Records, rec)
 }
 
-// evaluate decides one well-formed evaluation on snap.
-func (s *Service) evaluate(snap *policy.Snapshot, sub *AZSubject, act *AZAction, res *AZResource, ctx *AZContext, id DecisionID, out *Reply) AZDecision {
+// evaluate decides one well-formed evaluation on snap, and again on the tenant's
+// candidate policy when it has DryRun templates (as the native checks are).
+func (s *Service) evaluate(snap *policy.Snapshot, sub *AZSubject, act *AZAction, res *AZResource, ctx *AZContext, id DecisionID, out *Reply) (AZDecision, DryRunDiff) {
 	var r engine.Request
 	if err := azCheck(sub, act, res, ctx, &r); err != nil {
-		return azRefusal(snap, err, id)
+		return azRefusal(snap, err, id), DryRunDiff{}
 	}
 	engine.Check(snap, &r, &out.d)
-	return azAnswer(snap, &r, &out.d, id)
+	return azAnswer(snap, &r, &out.d, id), out.dryRun(snap, &r, &out.d)
 }
 
 // Evaluation answers POST /tenants/{tenant}/access/v1/evaluation.
@@ -209,8 +210,8 @@ func (s *Service) evaluation(q *AuthZENRequest, out *Reply, endpoint string) err
 		return err
 	}
 	id := s.ids.next()
-	a := s.evaluate(snap, &q.Subject, &q.Action, &q.Resource, &q.Context, id, out)
-	out.azRecord(endpoint, q.Tenant, &q.Subject, &q.Action, &q.Resource, &a, snap, id)
+	a, dry := s.evaluate(snap, &q.Subject, &q.Action, &q.Resource, &q.Context, id, out)
+	out.azRecord(endpoint, q.Tenant, &q.Subject, &q.Action, &q.Resource, &a, dry, snap, id)
 	return out.appendJSON(&a)
 }
 
@@ -258,12 +259,13 @@ func (s *Service) Evaluations(q *AuthZENRequest, out *Reply) error {
 		}
 		id := s.ids.next()
 		var a AZDecision
+		var dry DryRunDiff
 		if err == nil {
-			a = s.evaluate(snap, sub, act, res, ctx, id, out)
+			a, dry = s.evaluate(snap, sub, act, res, ctx, id, out)
 		} else {
 			a = azRefusal(snap, &InvalidArgument{Field: joinPath(prefix, fieldOf(err)), Message: messageOf(err)}, id)
 		}
-		out.azRecord("authzen/evaluations", q.Tenant, sub, act, res, &a, snap, id)
+		out.azRecord("authzen/evaluations", q.Tenant, sub, act, res, &a, dry, snap, id)
 		resp.Evaluations = append(resp.Evaluations, a)
 		if (q.Semantic == DenyOnFirstDeny && !a.Decision) || (q.Semantic == PermitOnFirstPermit && a.Decision) {
 			break
