@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"slices"
 	"strings"
@@ -18,7 +17,6 @@ import (
 	"github.com/crmauthz/crmauthz/internal/diff"
 	"github.com/crmauthz/crmauthz/internal/pipeline"
 	"github.com/crmauthz/crmauthz/internal/policy"
-	"github.com/crmauthz/crmauthz/internal/tenants"
 )
 
 // diffOptions are the flags `crmauthz diff` and `kubectl crmauthz diff` share.
@@ -139,9 +137,8 @@ func (o *diffOptions) clusterVsFiles(cmd *cobra.Command, k *kubeFlags, files []s
 // loadSide compiles the policy in paths (comma-separated) through the offline
 // pipeline; any problem refuses the diff (exit 2), naming the side.
 func loadSide(ctx context.Context, side, paths, namespace string) (map[string]*policy.Snapshot, error) {
-	store := tenants.NewStore(nil)
-	files := &pipeline.Files{Paths: strings.Split(paths, ","), DefaultNamespace: namespace, Builder: tenants.NewBuilder(), Store: store,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	files := pipeline.NewFiles(strings.Split(paths, ","), namespace)
+	store := files.Store
 	_, problems, err := files.Load(ctx)
 	if err != nil {
 		return nil, &exitError{code: 2, msg: side + ": " + err.Error()}

@@ -3,14 +3,11 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 
 	"github.com/spf13/cobra"
 
 	"github.com/crmauthz/crmauthz/internal/pipeline"
 	"github.com/crmauthz/crmauthz/internal/schema"
-	"github.com/crmauthz/crmauthz/internal/tenants"
 )
 
 // validateReport is `validate -o json`: for CI tools and editors.
@@ -40,9 +37,9 @@ it prints {"problems":[{"severity","kind","namespace","name","source","field",
 			if err != nil {
 				return err
 			}
-			store := tenants.NewStore(nil)
-			files := &pipeline.Files{Paths: args, DefaultNamespace: namespace, Validator: validator,
-				Builder: tenants.NewBuilder(), Store: store, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+			files := pipeline.NewFiles(args, namespace)
+			files.Validator = validator
+			store := files.Store
 			_, problems, err := files.Load(cmd.Context())
 			if err != nil {
 				return err

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -40,6 +41,14 @@ type Files struct {
 	fingerprint string
 	lastFiles   map[string][]loader.Object // per file: the objects last decoded from it
 	inForce     map[objectKey]string       // what the last load put in force, and from which file
+}
+
+// NewFiles is Files over paths filling a new store, with a new last-good builder and a
+// silent log: how validate, diff, the SDK's embedded decision point and tests load
+// policy files (serve adds its log and metrics).
+func NewFiles(paths []string, defaultNamespace string) *Files {
+	return &Files{Paths: paths, DefaultNamespace: defaultNamespace, Builder: tenants.NewBuilder(), Store: tenants.NewStore(nil),
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 }
 
 // objectKey names a policy object of a tenant.

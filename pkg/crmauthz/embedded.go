@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"sync/atomic"
 	"time"
 
@@ -37,8 +35,7 @@ type PDP struct {
 	stopped atomic.Pointer[error]
 }
 
-func newPDP() *PDP {
-	store := tenants.NewStore(nil)
+func newPDP(store *tenants.Store) *PDP {
 	return &PDP{store: store, svc: service.New(store, nil), done: make(chan struct{})}
 }
 
@@ -88,12 +85,11 @@ func (p *PDP) Err() error {
 // keeps the last good version of what broke; LoadFiles fails only when the files
 // cannot be read at all.
 func LoadFiles(ctx context.Context, defaultNamespace string, interval time.Duration, paths ...string) (*PDP, error) {
-	p := newPDP()
 	if interval <= 0 {
 		interval = time.Second
 	}
-	files := &pipeline.Files{Paths: paths, DefaultNamespace: defaultNamespace, Builder: tenants.NewBuilder(), Store: p.store,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	files := pipeline.NewFiles(paths, defaultNamespace)
+	p := newPDP(files.Store)
 	if _, _, err := files.Load(ctx); err != nil {
 		return nil, err
 	}
@@ -127,7 +123,7 @@ func WatchNamespace(ctx context.Context, cfg *rest.Config, namespace string) (*P
 	if err != nil {
 		return nil, err
 	}
-	p := newPDP()
+	p := newPDP(tenants.NewStore(nil))
 	changed := make(chan struct{}, 1)
 	nudge := func() {
 		select {

@@ -62,11 +62,10 @@ func startSampleServer() (string, func()) {
 
 // sampleStore holds config/samples compiled (tenant acme), ready.
 func sampleStore() *tenants.Store {
-	store := tenants.NewStore(nil)
-	files := &pipeline.Files{Paths: []string{testenv.Path("config", "samples")}, DefaultNamespace: "acme", Builder: tenants.NewBuilder(), Store: store}
+	files := pipeline.NewFiles([]string{testenv.Path("config", "samples")}, "acme")
 	if _, _, err := files.Load(context.Background()); err != nil {
 		panic(err)
 	}
-	store.SetReady()
-	return store
+	files.Store.SetReady()
+	return files.Store
 }
