@@ -39,6 +39,16 @@ func TestSetStatus(t *testing.T) {
 			g.Expect(ready.Reason).To(Equal(c.st.Reason))
 			g.Expect(ready.ObservedGeneration).To(Equal(c.st.Generation))
 			g.Expect(s.ObservedGeneration).To(Equal(c.st.Generation))
+			// Stalled mirrors Ready for kstatus: True, with Ready's reason and message,
+			// exactly while Ready is False.
+			stalled := meta.FindStatusCondition(s.Conditions, v1alpha1.ConditionStalled)
+			g.Expect(stalled).NotTo(BeNil())
+			g.Expect(stalled.Status == metav1.ConditionTrue).To(Equal(c.ready == metav1.ConditionFalse))
+			g.Expect(stalled.Reason).To(Equal(c.st.Reason))
+			g.Expect(stalled.ObservedGeneration).To(Equal(c.st.Generation))
+			if c.ready == metav1.ConditionFalse {
+				g.Expect(stalled.Message).To(Equal(c.st.Message))
+			}
 			conflict := meta.FindStatusCondition(s.Conditions, v1alpha1.ConditionConflict)
 			if c.conflict == "" {
 				g.Expect(conflict).To(BeNil())
