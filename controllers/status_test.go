@@ -43,7 +43,11 @@ func TestSetStatus(t *testing.T) {
 			// exactly while Ready is False.
 			stalled := meta.FindStatusCondition(s.Conditions, v1alpha1.ConditionStalled)
 			g.Expect(stalled).NotTo(BeNil())
-			g.Expect(stalled.Status == metav1.ConditionTrue).To(Equal(c.ready == metav1.ConditionFalse))
+			wantStalled := metav1.ConditionFalse
+			if c.ready == metav1.ConditionFalse {
+				wantStalled = metav1.ConditionTrue
+			}
+			g.Expect(stalled.Status).To(Equal(wantStalled))
 			g.Expect(stalled.Reason).To(Equal(c.st.Reason))
 			g.Expect(stalled.ObservedGeneration).To(Equal(c.st.Generation))
 			if c.ready == metav1.ConditionFalse {
