@@ -324,12 +324,7 @@ func (w *StatusWriters) nudgeDryRun(ctx context.Context) {
 			continue
 		}
 		for _, o := range t.Report.Objects {
-			if o.Kind != policy.KindPermissionTemplate || o.Reason != policy.ReasonDryRun {
-				continue
-			}
-			select {
-			case ch <- event.TypedGenericEvent[nudge]{Object: nudge{key: types.NamespacedName{Namespace: ns, Name: o.Name}, priority: changePriority}}:
-			case <-ctx.Done():
+			if o.Kind == policy.KindPermissionTemplate && o.Reason == policy.ReasonDryRun && !nudgeOne(ctx, ch, ns, o.Name, changePriority) {
 				return
 			}
 		}
@@ -342,12 +337,19 @@ func (w *StatusWriters) send(ctx context.Context, ns string, t *tenants.Tenant, 
 		if ch == nil {
 			continue
 		}
-		// The channel feeds a work queue that deduplicates; a send blocks only while
-		// the queue's reader catches up.
-		select {
-		case ch <- event.TypedGenericEvent[nudge]{Object: nudge{key: types.NamespacedName{Namespace: ns, Name: o.Name}, priority: priority}}:
-		case <-ctx.Done():
+		if !nudgeOne(ctx, ch, ns, o.Name, priority) {
 			return
 		}
+	}
+}
+
+// nudgeOne sends one object's nudge; false when ctx ended first. The channel feeds a
+// work queue that deduplicates; a send blocks only while the queue's reader catches up.
+func nudgeOne(ctx context.Context, ch nudges, ns, name string, priority int) bool {
+	select {
+	case ch <- event.TypedGenericEvent[nudge]{Object: nudge{key: types.NamespacedName{Namespace: ns, Name: name}, priority: priority}}:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }

@@ -5,9 +5,7 @@
 package diff
 
 import (
-	"cmp"
 	"slices"
-	"strings"
 
 	"github.com/crmauthz/crmauthz/internal/policy"
 )
@@ -384,11 +382,4 @@ func requiredName(req bool) string {
 		return "required"
 	}
 	return "not required"
-}
-
-// Sort orders changes by tenant, user, role, then as compared.
-func Sort(changes []Change) {
-	slices.SortStableFunc(changes, func(x, y Change) int {
-		return cmp.Or(strings.Compare(x.Tenant, y.Tenant), strings.Compare(x.User, y.User), strings.Compare(x.Role, y.Role))
-	})
 }
