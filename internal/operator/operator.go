@@ -77,6 +77,9 @@ type Options struct {
 	TenantSelector labels.Selector
 	// StatusWriters is how many status patches each kind's writer has in flight (0: 8).
 	StatusWriters int
+	// ListPageSize is how many objects a page of the informers' first lists holds
+	// (see newPagedInformer); 0: one response from the watch cache.
+	ListPageSize int64
 	// DryRunStatusPeriod is how often DryRun templates' counts of decisions they would
 	// have changed are written to their status (0: a minute).
 	DryRunStatusPeriod time.Duration
@@ -183,7 +186,7 @@ func New(cfg *rest.Config, o Options) (*Operator, error) {
 		Metrics:                metricsOptions(o.MetricsAddr),
 		HealthProbeBindAddress: o.ProbeAddr,
 		PprofBindAddress:       o.PprofAddr,
-		Cache: cache.Options{DefaultTransform: lean, ByObject: map[client.Object]cache.ByObject{
+		Cache: cache.Options{DefaultTransform: lean, NewInformer: pagedInformers(o.ListPageSize), ByObject: map[client.Object]cache.ByObject{
 			// Anonymous-proxy lists only: not every application's configuration.
 			&corev1.ConfigMap{}: {Label: labels.SelectorFromSet(labels.Set{v1alpha1.ProxyListLabel: "true"})},
 		}},

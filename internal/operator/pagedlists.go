@@ -1,18 +1,24 @@
 package operator
 
 import (
+	"context"
 	"os"
+	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
 	clientfeatures "k8s.io/client-go/features"
+	toolscache "k8s.io/client-go/tools/cache"
 )
 
-// UsePagedLists makes the informers' first list a paged LIST (500 objects a page)
-// instead of client-go's default watch-list stream, unless KUBE_FEATURE_WatchListClient
-// is set, which then decides. Measured with `make bench-scale N=1000` (253,000 objects,
-// 2 cores shared with the API server): the stream's client-side decoding (every event
-// framed, its kind sniffed, then the event and its object decoded) kept the manager at
-// 86% of a core for 40 s and the restart took 66 s; with paged lists the restart took
-// 39 s. The manager calls it once, before its first client.
+// UsePagedLists makes the informers' first list a paged LIST instead of client-go's
+// default watch-list stream, unless KUBE_FEATURE_WatchListClient is set, which then
+// decides. Measured with `make bench-scale N=1000` (253,000 objects, 2 cores shared
+// with the API server): the stream's client-side decoding (every event framed, its
+// kind sniffed, then the event and its object decoded) kept the manager at 86% of a
+// core for 40 s and the restart took 66 s; with lists the restart took 39 s. The
+// manager calls it once, before its first client.
 func UsePagedLists() {
 	if _, set := os.LookupEnv("KUBE_FEATURE_" + string(clientfeatures.WatchListClient)); set {
 		return
@@ -25,4 +31,50 @@ type pagedLists struct{ clientfeatures.Gates }
 
 func (g pagedLists) Enabled(f clientfeatures.Feature) bool {
 	return f != clientfeatures.WatchListClient && g.Gates.Enabled(f)
+}
+
+// pagedInformers makes client-go's shared informers whose lists read pages of
+// pageSize objects (0: client-go's own informers). A reflector starts with
+// resourceVersion "0", which the API server answers from its watch cache in one
+// response whatever the limit: a thousand tenants' SalesGroups are one 500 MB body,
+// held whole while it is decoded, next to the cache it fills. Asked without a
+// resourceVersion (a consistent read), the API server honours the limit and serves
+// every page from its watch cache's snapshot (Kubernetes 1.34 and later; older
+// servers read such pages from etcd).
+func pagedInformers(pageSize int64) func(toolscache.ListerWatcher, runtime.Object, time.Duration, toolscache.Indexers) toolscache.SharedIndexInformer {
+	if pageSize <= 0 {
+		return nil
+	}
+	return func(lw toolscache.ListerWatcher, obj runtime.Object, resync time.Duration, idx toolscache.Indexers) toolscache.SharedIndexInformer {
+		return toolscache.NewSharedIndexInformer(pagedListWatch{toolscache.ToListerWatcherWithContext(lw), pageSize}, obj, resync, idx)
+	}
+}
+
+// pagedListWatch turns the reflector's lists at resourceVersion "0" into consistent
+// reads of pageSize objects a page, which the reflector's pager then follows. Watches
+// are unchanged.
+type pagedListWatch struct {
+	lw       toolscache.ListerWatcherWithContext
+	pageSize int64
+}
+
+func (p pagedListWatch) ListWithContext(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+	if opts.ResourceVersion == "0" && opts.Continue == "" {
+		opts.ResourceVersion = ""
+	}
+	if opts.Limit > 0 { // the pager's (500); none: a relist that asked for everything
+		opts.Limit = p.pageSize
+	}
+	return p.lw.ListWithContext(ctx, opts)
+}
+func (p pagedListWatch) WatchWithContext(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+	return p.lw.WatchWithContext(ctx, opts)
+}
+
+func (p pagedListWatch) List(opts metav1.ListOptions) (runtime.Object, error) {
+	return p.ListWithContext(context.Background(), opts)
+}
+
+func (p pagedListWatch) Watch(opts metav1.ListOptions) (watch.Interface, error) {
+	return p.WatchWithContext(context.Background(), opts)
 }

@@ -1,10 +1,20 @@
 package operator
 
 import (
+	"context"
+	"fmt"
 	"os"
+	"strconv"
+	"sync"
 	"testing"
+	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
 	clientfeatures "k8s.io/client-go/features"
+	toolscache "k8s.io/client-go/tools/cache"
 )
 
 func TestUsePagedLists(t *testing.T) {
@@ -27,5 +37,73 @@ func TestUsePagedLists(t *testing.T) {
 	}
 	if got, want := clientfeatures.FeatureGates().Enabled(clientfeatures.InOrderInformers), before.Enabled(clientfeatures.InOrderInformers); got != want {
 		t.Fatalf("another gate changed: %v, want %v", got, want)
+	}
+}
+
+// TestPagedInformerReadsPages runs the informer the manager's cache builds over a
+// lister that pages as the API server does: the first list must leave resourceVersion
+// "0" (which the watch cache answers whole) for a consistent read, which the
+// reflector's pager then reads 500 at a time.
+func TestPagedInformerReadsPages(t *testing.T) {
+	before := clientfeatures.FeatureGates()
+	defer clientfeatures.ReplaceFeatureGates(before)
+	t.Setenv("KUBE_FEATURE_WatchListClient", "")
+	if err := os.Unsetenv("KUBE_FEATURE_WatchListClient"); err != nil {
+		t.Fatal(err)
+	}
+	UsePagedLists() // as the manager: lists, not the watch-list stream
+	const total = 1234
+	var mu sync.Mutex
+	var lists []metav1.ListOptions
+	lw := &toolscache.ListWatch{
+		ListWithContextFunc: func(_ context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+			mu.Lock()
+			lists = append(lists, opts)
+			mu.Unlock()
+			from := 0
+			if opts.Continue != "" {
+				from, _ = strconv.Atoi(opts.Continue)
+			}
+			to := total
+			if opts.Limit > 0 && opts.ResourceVersion != "0" { // the watch cache ignores a limit at "0"
+				to = min(total, from+int(opts.Limit))
+			}
+			l := &corev1.ConfigMapList{ListMeta: metav1.ListMeta{ResourceVersion: "7"}}
+			if to < total {
+				l.Continue = strconv.Itoa(to)
+			}
+			for i := from; i < to; i++ {
+				l.Items = append(l.Items, corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "t", Name: fmt.Sprintf("cm-%04d", i), ResourceVersion: "7"}})
+			}
+			return l, nil
+		},
+		WatchFuncWithContext: func(context.Context, metav1.ListOptions) (watch.Interface, error) {
+			return watch.NewFake(), nil
+		},
+	}
+	inf := pagedInformers(500)(lw, &corev1.ConfigMap{}, 0, toolscache.Indexers{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go inf.RunWithContext(ctx)
+	synced, cancelWait := context.WithTimeout(ctx, time.Minute)
+	defer cancelWait()
+	if !toolscache.WaitForCacheSync(synced.Done(), inf.HasSynced) {
+		t.Fatal("never synced")
+	}
+	if n := len(inf.GetStore().ListKeys()); n != total {
+		t.Fatalf("the store holds %d objects, want %d", n, total)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(lists) != 3 {
+		t.Fatalf("%d list requests, want 3 pages of at most 500: %+v", len(lists), lists)
+	}
+	for i, o := range lists {
+		if o.ResourceVersion != "" || o.Limit != 500 {
+			t.Errorf("page %d asked resourceVersion %q, limit %d: want a consistent read of 500", i, o.ResourceVersion, o.Limit)
+		}
+	}
+	if lists[1].Continue != "500" || lists[2].Continue != "1000" {
+		t.Errorf("pages did not follow the continue tokens: %+v", lists)
 	}
 }

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 	"time"
 
 	"k8s.io/client-go/rest"
@@ -18,6 +21,7 @@ import (
 // once, with nothing decoded into Go objects: the floor under any client's first
 // list, the manager's informers' included.
 type bareListResult struct {
+	gzip    bool // asked for gzip, client-go's default (the manager does not)
 	objects int64
 	bytes   int64
 	elapsed time.Duration
@@ -27,13 +31,16 @@ type bareListResult struct {
 var bareListPlurals = []string{"permissiontemplates", "salesgroups", "loginpolicies", "ipallowlists"}
 
 // measureBareList pages through every object of the four kinds (500 a page, as
-// client-go's pager asks) and discards them, counting items and bytes.
-func measureBareList(ctx context.Context, cfg *rest.Config) (bareListResult, error) {
+// client-go's pager asks) and discards them, counting items and bytes (as received,
+// uncompressed).
+func measureBareList(ctx context.Context, cfg *rest.Config, gzip bool) (bareListResult, error) {
+	cfg = rest.CopyConfig(cfg)
+	cfg.DisableCompression = !gzip
 	hc, err := rest.HTTPClientFor(cfg)
 	if err != nil {
 		return bareListResult{}, err
 	}
-	var res bareListResult
+	res := bareListResult{gzip: gzip}
 	start := time.Now()
 	for _, plural := range bareListPlurals {
 		cont := ""
@@ -91,4 +98,43 @@ func listPage(ctx context.Context, hc *http.Client, host, plural, cont string) (
 	}
 	page := &listPageBody{size: int64(len(data))}
 	return page, json.Unmarshal(data, page)
+}
+
+// consistencyChecks is how many watch-cache consistency checks (DetectCacheInconsistency,
+// on by default since Kubernetes 1.34: each lists every object of a kind from etcd)
+// this API server has run on the four kinds so far, from its /metrics.
+func consistencyChecks(ctx context.Context, cfg *rest.Config) (int, error) {
+	hc, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return 0, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(cfg.Host, "/")+"/metrics", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("GET /metrics: %s", resp.Status)
+	}
+	n := 0
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "apiserver_storage_consistency_checks_total{") ||
+			!strings.Contains(line, `group="`+v1alpha1.GroupVersion.Group+`"`) {
+			continue
+		}
+		f := strings.Fields(line)
+		v, err := strconv.ParseFloat(f[len(f)-1], 64)
+		if err != nil {
+			return 0, fmt.Errorf("GET /metrics: %q: %w", line, err)
+		}
+		n += int(v)
+	}
+	return n, sc.Err()
 }

@@ -11,15 +11,19 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/crmauthz/crmauthz/api/v1alpha1"
@@ -41,8 +45,14 @@ type config struct {
 	managerFlags []string
 	// memoryLimit is the manager's container limit the run emulates (bytes; 0: none).
 	memoryLimit int64
-	// profileRestart is how long a CPU profile of the restarted manager runs (0: none).
+	// profileRestart is how long CPU profiles of the restarted manager and of the API
+	// server run, from the first restart (0: none).
 	profileRestart time.Duration
+	// restarts is how many times the manager is restarted and timed to ready.
+	restarts int
+	// restartVariants are extra manager flags the restarts take in turn (none: one
+	// variant, no extra flags): an A/B comparison on the same API server.
+	restartVariants [][]string
 }
 
 func parseFlags() (config, error) {
@@ -61,7 +71,9 @@ func parseFlags() (config, error) {
 	flag.Float64Var(&qps, "qps", 2000, "client-side QPS of the bench's own clients")
 	flag.IntVar(&c.burst, "burst", 4000, "client-side burst of the bench's own clients")
 	flag.StringVar(&managerFlags, "manager-flags", os.Getenv("MANAGER_FLAGS"), "extra flags for `crmauthz manager` (default: $MANAGER_FLAGS)")
-	flag.DurationVar(&c.profileRestart, "profile-restart", 0, "take a CPU profile of the restarted manager for this long from its start (out/scale-N-restart-cpu.pprof; 0: none)")
+	flag.DurationVar(&c.profileRestart, "profile-restart", 0, "take CPU profiles of the first restarted manager and of the API server for this long from its start (out/scale-N-restart-cpu.pprof, out/scale-N-restart-apiserver-cpu.pprof; 0: none)")
+	variants := flag.String("restart-variants", "", "extra manager flags the restarts take in turn, variants separated by '|' (e.g. '|--list-page-size=0': every other restart reads its first lists whole)")
+	flag.IntVar(&c.restarts, "restarts", 3, "restarts of the manager to time (each one's time to ready is reported; the target holds the slowest)")
 	memoryLimit := flag.String("memory-limit", "2Gi", "the manager container's memory limit to emulate (config/manager's): the manager gets GOMEMLIMIT at the share of it it sets in a container, unless GOMEMLIMIT is set already; \"0\": none")
 	flag.Parse()
 	q, err := resource.ParseQuantity(*memoryLimit)
@@ -71,8 +83,16 @@ func parseFlags() (config, error) {
 	c.memoryLimit = q.Value()
 	c.qps = float32(qps)
 	c.managerFlags = strings.Fields(managerFlags)
+	if *variants != "" {
+		for v := range strings.SplitSeq(*variants, "|") {
+			c.restartVariants = append(c.restartVariants, strings.Fields(v))
+		}
+	}
 	if c.n < 1 {
 		return c, errors.New("-n must be at least 1")
+	}
+	if c.restarts < 1 {
+		return c, errors.New("-restarts must be at least 1")
 	}
 	root, err := filepath.Abs(c.root)
 	if err != nil {
@@ -152,12 +172,21 @@ func run(ctx context.Context, cfg config) (err error) {
 		return err
 	}
 	stopWatches()
-	step("bare list: every crmauthz object once from this API server, nothing decoded (the floor under the restart's first list)")
-	if r.bareList, err = measureBareList(ctx, cl.rest); err != nil {
-		return err
+	// Both ways: gzip is client-go's default, identity the manager's (--kube-api-compression=false).
+	for _, gzip := range []bool{true, false} {
+		step(fmt.Sprintf("bare list (gzip: %t): every crmauthz object once from this API server, nothing decoded (the floor under the restart's first list)", gzip))
+		l, err := measureBareList(ctx, cl.rest, gzip)
+		if err != nil {
+			return err
+		}
+		r.bareLists = append(r.bareLists, l)
 	}
-	if err := restart(ctx, cfg, cl, bin, r); err != nil {
-		return err
+	for i := range cfg.restarts {
+		run, err := restart(ctx, cfg, cl, bin, i)
+		if err != nil {
+			return err
+		}
+		r.restarts = append(r.restarts, run)
 	}
 
 	text := r.report()
@@ -213,41 +242,64 @@ func firstRun(ctx context.Context, cfg config, cl *cluster, bin string, tr *trac
 	return err
 }
 
-// restart starts the manager again, once the first has stopped, and times it to ready:
-// the statuses are written by then, so this is loading and compiling every tenant.
-func restart(ctx context.Context, cfg config, cl *cluster, bin string, r *results) error {
-	step("restart: starting the manager again")
+// restart starts the manager again, once the previous run has stopped, and times it
+// to ready: the statuses are written by then, so this is loading and compiling every
+// tenant. The first restart (i = 0) is the one profiled.
+func restart(ctx context.Context, cfg config, cl *cluster, bin string, i int) (managerRun, error) {
+	var run managerRun
+	step(fmt.Sprintf("restart %d of %d: starting the manager again", i+1, cfg.restarts))
+	profile := cfg.profileRestart > 0 && i == 0
+	if n := len(cfg.restartVariants); n > 0 {
+		run.variant = cfg.restartVariants[i%n]
+		cfg.managerFlags = append(slices.Clip(cfg.managerFlags), run.variant...)
+		fmt.Printf("   extra flags: %q\n", run.variant)
+	}
+	checksBefore, err := consistencyChecks(ctx, cl.rest)
+	if err != nil {
+		return run, err
+	}
 	pprofPort := ""
-	if cfg.profileRestart > 0 {
+	if profile {
 		var err error
 		if pprofPort, err = freePort(); err != nil {
-			return err
+			return run, err
 		}
-		cfg.managerFlags = append(cfg.managerFlags, "--pprof-addr", "127.0.0.1:"+pprofPort)
+		cfg.managerFlags = append(slices.Clip(cfg.managerFlags), "--pprof-addr", "127.0.0.1:"+pprofPort)
 	}
-	m, err := startManager(bin, cl.kubeconfig, filepath.Join(cfg.out, fmt.Sprintf("scale-%d-manager-restart.log", cfg.n)), cfg)
+	m, err := startManager(bin, cl.kubeconfig, filepath.Join(cfg.out, fmt.Sprintf("scale-%d-manager-restart-%d.log", cfg.n, i+1)), cfg)
 	if err != nil {
-		return err
+		return run, err
 	}
 	defer m.stopQuietly()
-	profiled := make(chan error, 1)
-	if pprofPort != "" {
-		go func() {
-			profiled <- cpuProfile(ctx, "127.0.0.1:"+pprofPort, cfg.profileRestart, filepath.Join(cfg.out, fmt.Sprintf("scale-%d-restart-cpu.pprof", cfg.n)))
-		}()
-	} else {
-		profiled <- nil
+	var profiles errgroup.Group
+	if profile {
+		apiserver, err := rest.HTTPClientFor(cl.rest)
+		if err != nil {
+			return run, err
+		}
+		base := filepath.Join(cfg.out, fmt.Sprintf("scale-%d-restart", cfg.n))
+		profiles.Go(func() error {
+			return cpuProfile(ctx, http.DefaultClient, "http://127.0.0.1:"+pprofPort, cfg.profileRestart, base+"-cpu.pprof")
+		})
+		profiles.Go(func() error {
+			return cpuProfile(ctx, apiserver, strings.TrimSuffix(cl.rest.Host, "/"), cfg.profileRestart, base+"-apiserver-cpu.pprof")
+		})
 	}
-	if r.second.ready, err = m.waitReady(ctx, cfg.readyLimit); err != nil {
-		return err
+	if run.ready, err = m.waitReady(ctx, cfg.readyLimit); err != nil {
+		return run, err
 	}
-	r.second.atReady = m.memory()
-	fmt.Printf("   ready after %s, RSS %s\n", r.second.ready.Round(time.Millisecond), mib(r.second.atReady.rss))
-	if err := <-profiled; err != nil {
+	run.atReady = m.memory()
+	checksAfter, err := consistencyChecks(ctx, cl.rest)
+	if err != nil {
+		return run, err
+	}
+	run.consistencyChecks = checksAfter - checksBefore
+	fmt.Printf("   ready after %s, RSS %s; the API server's consistency checks meanwhile: %d\n", run.ready.Round(time.Millisecond), mib(run.atReady.rss), run.consistencyChecks)
+	if err := profiles.Wait(); err != nil {
 		fmt.Println("   CPU profile:", err)
 	}
-	_, err = m.stop()
-	return err
+	run.stopTook, err = m.stop()
+	return run, err
 }
 
 func step(s string) { fmt.Printf("== %s\n", s) }

@@ -236,11 +236,11 @@ func (m *manager) heapInUse() int64 {
 	return -1
 }
 
-// cpuProfile takes a CPU profile of the manager at addr (its --pprof-addr) for d, as
-// soon as it answers, and writes it to path (`go tool pprof -top path`).
-func cpuProfile(ctx context.Context, addr string, d time.Duration, path string) error {
-	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, int(d.Seconds()))
-	hc := &http.Client{Timeout: d + 30*time.Second}
+// cpuProfile takes a CPU profile of a Go server at base (the manager's --pprof-addr,
+// or the API server's /debug/pprof) for d, as soon as it answers, and writes it to
+// path (`go tool pprof -top path`).
+func cpuProfile(ctx context.Context, hc *http.Client, base string, d time.Duration, path string) error {
+	url := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", base, int(d.Seconds()))
 	for {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {
@@ -263,7 +263,7 @@ func cpuProfile(ctx context.Context, addr string, d time.Duration, path string) 
 		if resp.StatusCode != http.StatusOK {
 			return fmt.Errorf("%s: %s", resp.Status, data)
 		}
-		fmt.Printf("   CPU profile of the restart written to %s\n", path)
+		fmt.Printf("   CPU profile written to %s\n", path)
 		return os.WriteFile(path, data, 0o644)
 	}
 }
