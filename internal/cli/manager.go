@@ -119,7 +119,7 @@ func (mf *managerFlags) bind(f *pflag.FlagSet) {
 	f.IntVar(&mf.burst, "kube-api-burst", 1000, "bursts of requests to the Kubernetes API server")
 	f.BoolVar(&mf.compression, "kube-api-compression", false, "ask the Kubernetes API server to gzip its answers (off: in the cluster the CPU it costs the API server outweighs the bytes saved)")
 	f.StringVar(&mf.tenantSelector, "tenant-selector", "", "serve only the tenants whose namespace matches this label selector, e.g. crmauthz.io/shard=a (one shard of several; the others answer 421)")
-	f.Int64Var(&o.ListPageSize, "list-page-size", 500, "objects a page of the informers' first lists holds: consistent reads the API server serves from its watch cache since Kubernetes 1.34 (0: one response each, the whole kind at once)")
+	f.Int64Var(&o.ListPageSize, "list-page-size", 5000, "objects a page of the informers' first lists holds: consistent reads the API server serves from its watch cache since Kubernetes 1.34 (0: one response each, the whole kind at once)")
 	f.IntVar(&o.StatusWriters, "status-writers", controllers.DefaultStatusWriters, "status patches each kind's writer has in flight (the leader's backlog after a start drains at about this many round trips at a time)")
 	f.StringVar(&o.PprofAddr, "pprof-addr", "", "serve Go's profiles (net/http/pprof) on this address, e.g. 127.0.0.1:6060 (off by default)")
 	w := &o.Webhooks

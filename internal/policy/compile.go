@@ -86,6 +86,7 @@ type compiler struct {
 	// users under construction, by id
 	userIDs []string
 	ub      map[string]*userBuild
+	slab    []userBuild // where ub's users live
 	// template claims, filled by compileTemplates
 	parsed     []*parsedTemplate
 	userClaim  map[string]int32
@@ -190,11 +191,16 @@ func compile(in Input) (*Snapshot, *Report) {
 	in.Groups = firstOfEachName(in.Groups, func(g *v1alpha1.SalesGroup) string { return g.Name })
 	in.LoginPolicies = firstOfEachName(in.LoginPolicies, func(l *v1alpha1.LoginPolicy) string { return l.Name })
 	in.Allowlists = firstOfEachName(in.Allowlists, func(a *v1alpha1.IPAllowlist) string { return a.Name })
+	people := 0 // at most this many users: the map of them never grows
+	for i := range in.Groups {
+		people += len(in.Groups[i].Spec.Managers) + len(in.Groups[i].Spec.Members)
+	}
 	c := &compiler{
 		in:       in,
 		s:        &Snapshot{Tenant: in.Tenant, CompiledAt: now},
 		report:   map[string]*ObjectStatus{},
-		ub:       map[string]*userBuild{},
+		ub:       make(map[string]*userBuild, people),
+		userIDs:  make([]string, 0, people),
 		entities: entityTable{},
 	}
 	for r := Role(0); r < NumRoles; r++ {
@@ -254,7 +260,13 @@ func (c *compiler) finishReport() *Report {
 func (c *compiler) user(id string) *userBuild {
 	u, ok := c.ub[id]
 	if !ok {
-		u = &userBuild{}
+		// From slabs: ten thousand users were ten thousand small allocations. A full
+		// slab is left as it is (its users point into it), never grown.
+		if len(c.slab) == cap(c.slab) {
+			c.slab = make([]userBuild, 0, 1024)
+		}
+		c.slab = append(c.slab, userBuild{})
+		u = &c.slab[len(c.slab)-1]
 		c.ub[id] = u
 		c.userIDs = append(c.userIDs, id)
 	}

@@ -134,24 +134,35 @@ func (c *compiler) buildForest(gs []v1alpha1.SalesGroup, kept []int, idx map[str
 }
 
 // addPeople records each kept group's managers and members on the users, and the
-// group's member count and depth on its status.
+// group's member count (people, each once) and depth on its status.
 func (c *compiler) addPeople(gs []v1alpha1.SalesGroup, kept []int, statuses []*ObjectStatus) {
 	for gi, i := range kept {
 		g := &gs[i]
-		seen := map[string]bool{}
+		count := int32(0)
+		// A person is counted when the group first lands on their list: managers who
+		// are also members, and ids listed twice, count once.
+		add := func(u *userBuild) {
+			if n := len(u.groups); len(appendUniqueInto(&u.groups, int32(gi))) > n {
+				count++
+			}
+		}
 		for _, m := range g.Spec.Managers {
 			u := c.user(string(m))
 			u.managed = appendUnique(u.managed, int32(gi))
-			u.groups = appendUnique(u.groups, int32(gi))
-			seen[string(m)] = true
+			add(u)
 		}
 		for _, m := range g.Spec.Members {
-			c.user(string(m)).groups = appendUnique(c.user(string(m)).groups, int32(gi))
-			seen[string(m)] = true
+			add(c.user(string(m)))
 		}
-		statuses[i].MemberCount = int32(len(seen))
+		statuses[i].MemberCount = count
 		statuses[i].Depth = c.s.groups[gi].depth
 	}
+}
+
+// appendUniqueInto appends v to *s unless it is there, and returns *s.
+func appendUniqueInto(s *[]int32, v int32) []int32 {
+	*s = appendUnique(*s, v)
+	return *s
 }
 
 func appendUnique(s []int32, v int32) []int32 {

@@ -31,6 +31,22 @@ func TestCompileKeepsTheFirstOfTwoObjectsWithOneName(t *testing.T) {
 	}
 }
 
+// A group's member count is its people, each once: a manager who is also a member,
+// or an id listed twice, is one person; people of other groups are not counted.
+func TestMemberCountCountsPeopleOnce(t *testing.T) {
+	_, rep := policy.Compile(policy.Input{Tenant: "acme", Groups: []v1alpha1.SalesGroup{
+		{ObjectMeta: metav1.ObjectMeta{Name: "east"}, Spec: v1alpha1.SalesGroupSpec{
+			Managers: []v1alpha1.UserID{"boss", "deputy"}, Members: []v1alpha1.UserID{"boss", "u-1", "u-2", "u-1"}}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "west"}, Spec: v1alpha1.SalesGroupSpec{
+			Parent: "east", Managers: []v1alpha1.UserID{"boss"}, Members: []v1alpha1.UserID{"u-3"}}},
+	}})
+	for name, want := range map[string]int32{"east": 4, "west": 2} {
+		if st := rep.Find(policy.KindSalesGroup, name); st == nil || st.MemberCount != want {
+			t.Errorf("%s: member count %+v, want %d", name, st, want)
+		}
+	}
+}
+
 // TestCompileDoesNotModifyItsInput: the manager compiles the informer cache's own
 // objects (no copies), so compiling must only read them — sorting a list in place, say,
 // would corrupt the cache.

@@ -16,12 +16,16 @@ func (c *compiler) compileUsers() {
 	s.ids = slices.Clone(c.userIDs) // exact size: appending left slack
 	s.index = newStrIndex(s.ids)
 	s.users = make([]user, len(s.ids))
+	builds := make([]*userBuild, len(s.ids)) // by position in ids
+	for i, id := range s.ids {
+		builds[i] = c.ub[id]
+	}
 
 	// Per group: its direct people (members and managers), as positions in ids
 	// (which are sorted, so the lists are too); subtrees are merged when asked for.
 	s.direct = make([][]int32, len(s.groups))
-	for i, id := range s.ids {
-		for _, g := range c.ub[id].groups {
+	for i, b := range builds {
+		for _, g := range b.groups {
 			s.direct[g] = append(s.direct[g], int32(i))
 		}
 	}
@@ -36,7 +40,7 @@ func (c *compiler) compileUsers() {
 
 	memberConflicts := map[int32][]string{}
 	for i, id := range s.ids {
-		b := c.ub[id]
+		b := builds[i]
 		u := &s.users[i]
 		u.groupsOff = uint32(len(s.groupPool))
 		u.numGroups, u.numManaged = uint16(len(b.groups)), uint16(len(b.managed))

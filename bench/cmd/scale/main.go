@@ -50,6 +50,8 @@ type config struct {
 	profileRestart time.Duration
 	// restarts is how many times the manager is restarted and timed to ready.
 	restarts int
+	// consistencyChecks keeps the API server's watch-cache consistency checker on.
+	consistencyChecks bool
 	// restartVariants are extra manager flags the restarts take in turn (none: one
 	// variant, no extra flags): an A/B comparison on the same API server.
 	restartVariants [][]string
@@ -73,6 +75,7 @@ func parseFlags() (config, error) {
 	flag.StringVar(&managerFlags, "manager-flags", os.Getenv("MANAGER_FLAGS"), "extra flags for `crmauthz manager` (default: $MANAGER_FLAGS)")
 	flag.DurationVar(&c.profileRestart, "profile-restart", 0, "take CPU profiles of the first restarted manager and of the API server for this long from its start (out/scale-N-restart-cpu.pprof, out/scale-N-restart-apiserver-cpu.pprof; 0: none)")
 	variants := flag.String("restart-variants", "", "extra manager flags the restarts take in turn, variants separated by '|' (e.g. '|--list-page-size=0': every other restart reads its first lists whole)")
+	flag.BoolVar(&c.consistencyChecks, "apiserver-consistency-checks", false, "keep the API server's periodic watch-cache consistency checks (DetectCacheInconsistency, on by default in Kubernetes 1.34+), which list every object from etcd on the cores the manager shares")
 	flag.IntVar(&c.restarts, "restarts", 3, "restarts of the manager to time (each one's time to ready is reported; the target holds the slowest)")
 	memoryLimit := flag.String("memory-limit", "2Gi", "the manager container's memory limit to emulate (config/manager's): the manager gets GOMEMLIMIT at the share of it it sets in a container, unless GOMEMLIMIT is set already; \"0\": none")
 	flag.Parse()

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 )
@@ -86,6 +87,11 @@ func (r *results) header(b *strings.Builder) {
 	if limit := managerGoMemLimit(c); limit != "" {
 		fmt.Fprintf(b, "  GOMEMLIMIT=%s (what the manager sets itself in a container limited to %s: -memory-limit)\n", limit, mib(c.memoryLimit))
 	}
+	checks := "off (-apiserver-consistency-checks to keep them)"
+	if c.consistencyChecks {
+		checks = "on"
+	}
+	fmt.Fprintf(b, "API server: watch-cache consistency checks (DetectCacheInconsistency) %s\n", checks)
 	fmt.Fprintf(b, "clients: envtest's admin (system:masters, exempt from API Priority and Fairness), bench clients at QPS %.0f, burst %d\n\n", c.qps, c.burst)
 	fmt.Fprintf(b, "load: %d objects (namespaces, ConfigMaps, crmauthz objects) in %s: %.0f objects/s, %d workers\n",
 		r.load.objects, r.load.elapsed.Round(time.Millisecond), r.load.rate(), c.workers)
@@ -155,9 +161,16 @@ func (r *results) changeRows(row func(label, value, target string)) {
 
 func (r *results) restartRows(row func(label, value, target string)) {
 	row("restart: stop after SIGTERM took", seconds(r.first.stopTook), "")
+	// The target holds the restarts of the manager as configured: those without a
+	// variant's extra flags, when there are any.
 	var slowest time.Duration
+	judged := 0
+	plain := slices.ContainsFunc(r.restarts, func(m managerRun) bool { return len(m.variant) == 0 })
 	for i, run := range r.restarts {
-		slowest = max(slowest, run.ready)
+		if !plain || len(run.variant) == 0 {
+			slowest = max(slowest, run.ready)
+			judged++
+		}
 		label := fmt.Sprintf("restart %d: time to /readyz 200", i+1)
 		if len(run.variant) > 0 {
 			label += " " + strings.Join(run.variant, " ")
@@ -165,8 +178,8 @@ func (r *results) restartRows(row func(label, value, target string)) {
 		row(label, fmt.Sprintf("%s (API server consistency checks meanwhile: %d)", seconds(run.ready), run.consistencyChecks), "")
 		row("  RSS at ready / Go heap in use", mib(run.atReady.rss)+" / "+heap(run.atReady.heap), "")
 	}
-	row(fmt.Sprintf("restart: the slowest of %d", len(r.restarts)), seconds(slowest),
-		fmt.Sprintf("<= %.0f s: %s", targetRestart.Seconds(), verdict(len(r.restarts) > 0 && slowest <= targetRestart)))
+	row(fmt.Sprintf("restart: the slowest of %d without extra flags", judged), seconds(slowest),
+		fmt.Sprintf("<= %.0f s: %s", targetRestart.Seconds(), verdict(judged > 0 && slowest <= targetRestart)))
 	for _, l := range r.bareLists {
 		row(fmt.Sprintf("  API server alone: list all once, gzip %-5t", l.gzip), fmt.Sprintf("%s (%d objects, %s, nothing decoded)", seconds(l.elapsed), l.objects, mib(l.bytes)), "")
 	}
