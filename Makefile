@@ -101,7 +101,8 @@ bench: envtest ## crmauthz against OPA on this machine: HTTP, in-process and pro
 
 # `make bench-scale N=200`: tenants to load; TIMEOUT bounds the wait for every status;
 # MANAGER_FLAGS (environment) are added to the manager's command line; BENCH_SCALE_FLAGS
-# to the bench's (e.g. -profile-restart 60s: a CPU profile of the restarted manager).
+# to the bench's (e.g. -profile-restart 40s: CPU profiles of the first restarted manager
+# and of the API server; -restarts, -restart-variants, -apiserver-consistency-checks).
 N ?= 20
 TIMEOUT ?= 20m
 

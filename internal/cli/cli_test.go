@@ -94,3 +94,11 @@ func TestServeRefusesUnauthenticatedNonLoopback(t *testing.T) {
 	g.Expect(code).To(Equal(2))
 	g.Expect(out).To(ContainSubstring("refusing to serve unauthenticated callers on :0"))
 }
+
+// A negative page size is refused before the manager connects anywhere.
+func TestManagerRefusesANegativePageSize(t *testing.T) {
+	g := NewWithT(t)
+	out, code := run("manager", "--list-page-size=-1")
+	g.Expect(code).To(Equal(2), out)
+	g.Expect(out).To(ContainSubstring("--list-page-size"))
+}

@@ -41,9 +41,10 @@ func TestUsePagedLists(t *testing.T) {
 }
 
 // TestPagedInformerReadsPages runs the informer the manager's cache builds over a
-// lister that pages as the API server does: the first list must leave resourceVersion
-// "0" (which the watch cache answers whole) for a consistent read, which the
-// reflector's pager then reads 500 at a time.
+// lister that pages as the API server does: every list the reflector starts, the first
+// one and the relist after a watch expired, must be a consistent read (resourceVersion
+// "0" the watch cache answers whole; the last one seen, once paging, would be an exact
+// read from etcd) of pages of the configured size.
 func TestPagedInformerReadsPages(t *testing.T) {
 	before := clientfeatures.FeatureGates()
 	defer clientfeatures.ReplaceFeatureGates(before)
@@ -52,9 +53,10 @@ func TestPagedInformerReadsPages(t *testing.T) {
 		t.Fatal(err)
 	}
 	UsePagedLists() // as the manager: lists, not the watch-list stream
-	const total = 1234
+	const total, pageSize = 1234, 400
 	var mu sync.Mutex
 	var lists []metav1.ListOptions
+	watches := 0
 	lw := &toolscache.ListWatch{
 		ListWithContextFunc: func(_ context.Context, opts metav1.ListOptions) (runtime.Object, error) {
 			mu.Lock()
@@ -78,10 +80,16 @@ func TestPagedInformerReadsPages(t *testing.T) {
 			return l, nil
 		},
 		WatchFuncWithContext: func(context.Context, metav1.ListOptions) (watch.Interface, error) {
-			return watch.NewFake(), nil
+			mu.Lock()
+			defer mu.Unlock()
+			w := watch.NewFakeWithChanSize(1, false)
+			if watches++; watches == 1 { // the first watch expires: the reflector relists
+				w.Error(&metav1.Status{Status: metav1.StatusFailure, Code: 410, Reason: metav1.StatusReasonExpired, Message: "too old resource version"})
+			}
+			return w, nil
 		},
 	}
-	inf := pagedInformers(500)(lw, &corev1.ConfigMap{}, 0, toolscache.Indexers{})
+	inf := pagedInformers(pageSize)(lw, &corev1.ConfigMap{}, 0, toolscache.Indexers{})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go inf.RunWithContext(ctx)
@@ -93,17 +101,26 @@ func TestPagedInformerReadsPages(t *testing.T) {
 	if n := len(inf.GetStore().ListKeys()); n != total {
 		t.Fatalf("the store holds %d objects, want %d", n, total)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(lists) != 3 {
-		t.Fatalf("%d list requests, want 3 pages of at most 500: %+v", len(lists), lists)
-	}
-	for i, o := range lists {
-		if o.ResourceVersion != "" || o.Limit != 500 {
-			t.Errorf("page %d asked resourceVersion %q, limit %d: want a consistent read of 500", i, o.ResourceVersion, o.Limit)
+	const pages = (total + pageSize - 1) / pageSize
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		mu.Lock()
+		n := len(lists)
+		mu.Unlock()
+		if n >= 2*pages {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d list requests, want the first list and a relist of %d pages each", n, pages)
 		}
 	}
-	if lists[1].Continue != "500" || lists[2].Continue != "1000" {
-		t.Errorf("pages did not follow the continue tokens: %+v", lists)
+	mu.Lock()
+	defer mu.Unlock()
+	for i, o := range lists[:2*pages] {
+		if o.ResourceVersion != "" || o.Limit != pageSize {
+			t.Errorf("request %d asked resourceVersion %q, limit %d: want a consistent read of %d", i, o.ResourceVersion, o.Limit, pageSize)
+		}
+		if want := strconv.Itoa(i % pages * pageSize); i%pages > 0 && o.Continue != want {
+			t.Errorf("request %d continued from %q, want %q", i, o.Continue, want)
+		}
 	}
 }

@@ -191,9 +191,13 @@ func compile(in Input) (*Snapshot, *Report) {
 	in.Groups = firstOfEachName(in.Groups, func(g *v1alpha1.SalesGroup) string { return g.Name })
 	in.LoginPolicies = firstOfEachName(in.LoginPolicies, func(l *v1alpha1.LoginPolicy) string { return l.Name })
 	in.Allowlists = firstOfEachName(in.Allowlists, func(a *v1alpha1.IPAllowlist) string { return a.Name })
-	people := 0 // at most this many users: the map of them never grows
+	// At most this many users: the map of them and their slab are allocated once.
+	people := 0
 	for i := range in.Groups {
 		people += len(in.Groups[i].Spec.Managers) + len(in.Groups[i].Spec.Members)
+	}
+	for i := range in.Templates {
+		people += len(in.Templates[i].Spec.AppliesTo.Users)
 	}
 	c := &compiler{
 		in:       in,
@@ -201,6 +205,7 @@ func compile(in Input) (*Snapshot, *Report) {
 		report:   map[string]*ObjectStatus{},
 		ub:       make(map[string]*userBuild, people),
 		userIDs:  make([]string, 0, people),
+		slab:     make([]userBuild, 0, people),
 		entities: entityTable{},
 	}
 	for r := Role(0); r < NumRoles; r++ {
@@ -260,10 +265,10 @@ func (c *compiler) finishReport() *Report {
 func (c *compiler) user(id string) *userBuild {
 	u, ok := c.ub[id]
 	if !ok {
-		// From slabs: ten thousand users were ten thousand small allocations. A full
-		// slab is left as it is (its users point into it), never grown.
+		// From a slab: ten thousand users were ten thousand small allocations. A full
+		// slab (people counted short) is left as it is, as users point into it.
 		if len(c.slab) == cap(c.slab) {
-			c.slab = make([]userBuild, 0, 1024)
+			c.slab = make([]userBuild, 0, 64)
 		}
 		c.slab = append(c.slab, userBuild{})
 		u = &c.slab[len(c.slab)-1]

@@ -134,21 +134,23 @@ func (c *compiler) buildForest(gs []v1alpha1.SalesGroup, kept []int, idx map[str
 }
 
 // addPeople records each kept group's managers and members on the users, and the
-// group's member count (people, each once) and depth on its status.
+// group's member count (people, each once) and depth on its status. Groups are added
+// in index order, so a user's lists end with the group if it is on them already.
 func (c *compiler) addPeople(gs []v1alpha1.SalesGroup, kept []int, statuses []*ObjectStatus) {
 	for gi, i := range kept {
-		g := &gs[i]
+		g, at := &gs[i], int32(gi)
 		count := int32(0)
-		// A person is counted when the group first lands on their list: managers who
-		// are also members, and ids listed twice, count once.
 		add := func(u *userBuild) {
-			if n := len(u.groups); len(appendUniqueInto(&u.groups, int32(gi))) > n {
-				count++
+			if n := len(u.groups); n == 0 || u.groups[n-1] != at {
+				u.groups = append(u.groups, at)
+				count++ // managers who are also members, and ids listed twice, once
 			}
 		}
 		for _, m := range g.Spec.Managers {
 			u := c.user(string(m))
-			u.managed = appendUnique(u.managed, int32(gi))
+			if n := len(u.managed); n == 0 || u.managed[n-1] != at {
+				u.managed = append(u.managed, at)
+			}
 			add(u)
 		}
 		for _, m := range g.Spec.Members {
@@ -157,21 +159,6 @@ func (c *compiler) addPeople(gs []v1alpha1.SalesGroup, kept []int, statuses []*O
 		statuses[i].MemberCount = count
 		statuses[i].Depth = c.s.groups[gi].depth
 	}
-}
-
-// appendUniqueInto appends v to *s unless it is there, and returns *s.
-func appendUniqueInto(s *[]int32, v int32) []int32 {
-	*s = appendUnique(*s, v)
-	return *s
-}
-
-func appendUnique(s []int32, v int32) []int32 {
-	for _, x := range s {
-		if x == v {
-			return s
-		}
-	}
-	return append(s, v)
 }
 
 func checkUserIDs(path *field.Path, ids []v1alpha1.UserID) field.ErrorList {

@@ -104,6 +104,8 @@ func TestValuesSchemaRefusesMistakes(t *testing.T) {
 		"shards[0].name=A_B":           "name",
 		"extraArgs[0]=leader-elect":    "extraArgs",
 		"podDisruptionBudget.enbled=1": "enbled",
+		"kubeAPI.listPageSize=-1":      "listPageSize",
+		"kubeAPI.compression=yes":      "compression",
 	} {
 		out, err := helm("template", "crmauthz", chart, "--set", set)
 		g.Expect(err).To(HaveOccurred(), set)
@@ -183,7 +185,7 @@ func TestShardsAndOptions(t *testing.T) {
 		args, _, _ := unstructured.NestedSlice(deps[i].Object, "spec", "template", "spec", "containers")
 		g.Expect(args[0].(map[string]any)["args"]).To(ContainElements("--tenant-selector="+sel, "--cert-rotation=false",
 			"--tls-cert-file=/etc/crmauthz/api-tls/tls.crt", "--client-ca-file=/etc/crmauthz/client-ca/ca.crt", "--auth-cache-ttl=1m",
-			"--decision-log=false", "--api-addr=:8443", "--webhook-port=9444"))
+			"--decision-log=false", "--api-addr=:8443", "--webhook-port=9444", "--kube-api-compression=true", "--list-page-size=1000"))
 	}
 	for _, name := range []string{"crmauthz-api-a", "crmauthz-api-b", "crmauthz-webhook-service"} {
 		g.Expect(find(objs, "Service", name)).NotTo(BeNil(), name)

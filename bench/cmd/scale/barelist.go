@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -30,9 +29,13 @@ type bareListResult struct {
 // bareListPlurals are the four kinds' resources.
 var bareListPlurals = []string{"permissiontemplates", "salesgroups", "loginpolicies", "ipallowlists"}
 
-// measureBareList pages through every object of the four kinds (500 a page, as
-// client-go's pager asks) and discards them, counting items and bytes (as received,
-// uncompressed).
+// bareListPageSize is the manager's --list-page-size default: the bare list pages as
+// the manager's first lists do.
+const bareListPageSize = "5000"
+
+// measureBareList pages through every object of the four kinds (consistent reads of
+// bareListPageSize a page, as the manager's first lists) one kind after another and
+// discards them, counting items and bytes (as received, uncompressed).
 func measureBareList(ctx context.Context, cfg *rest.Config, gzip bool) (bareListResult, error) {
 	cfg = rest.CopyConfig(cfg)
 	cfg.DisableCompression = !gzip
@@ -70,7 +73,7 @@ type listPageBody struct {
 }
 
 func listPage(ctx context.Context, hc *http.Client, host, plural, cont string) (*listPageBody, error) {
-	q := url.Values{"limit": {"500"}}
+	q := url.Values{"limit": {bareListPageSize}}
 	if cont != "" {
 		q.Set("continue", cont)
 	}
@@ -78,12 +81,21 @@ func listPage(ctx context.Context, hc *http.Client, host, plural, cont string) (
 	if err != nil {
 		return nil, err
 	}
-	u += "?" + q.Encode()
+	data, err := get(ctx, hc, u+"?"+q.Encode())
+	if err != nil {
+		return nil, err
+	}
+	page := &listPageBody{size: int64(len(data))}
+	return page, json.Unmarshal(data, page)
+}
+
+// get is the body of a GET of u that answered 200 OK (the API server's lists are JSON
+// unless asked otherwise).
+func get(ctx context.Context, hc *http.Client, u string) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Accept", "application/json")
 	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, err
@@ -96,35 +108,24 @@ func listPage(ctx context.Context, hc *http.Client, host, plural, cont string) (
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("GET %s: %s: %s", u, resp.Status, data)
 	}
-	page := &listPageBody{size: int64(len(data))}
-	return page, json.Unmarshal(data, page)
+	return data, nil
 }
 
 // consistencyChecks is how many watch-cache consistency checks (DetectCacheInconsistency,
-// on by default since Kubernetes 1.34: each lists every object of a kind from etcd)
-// this API server has run on the four kinds so far, from its /metrics.
+// on by default since Kubernetes 1.34: each lists every object of a kind from etcd) of
+// the four kinds this API server has completed so far, from its /metrics. Checks of
+// other kinds (ConfigMaps, Namespaces) are not counted.
 func consistencyChecks(ctx context.Context, cfg *rest.Config) (int, error) {
 	hc, err := rest.HTTPClientFor(cfg)
 	if err != nil {
 		return 0, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(cfg.Host, "/")+"/metrics", nil)
+	data, err := get(ctx, hc, strings.TrimSuffix(cfg.Host, "/")+"/metrics")
 	if err != nil {
 		return 0, err
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("GET /metrics: %s", resp.Status)
 	}
 	n := 0
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
+	for line := range strings.Lines(string(data)) {
 		if !strings.HasPrefix(line, "apiserver_storage_consistency_checks_total{") ||
 			!strings.Contains(line, `group="`+v1alpha1.GroupVersion.Group+`"`) {
 			continue
@@ -136,5 +137,5 @@ func consistencyChecks(ctx context.Context, cfg *rest.Config) (int, error) {
 		}
 		n += int(v)
 	}
-	return n, sc.Err()
+	return n, nil
 }

@@ -240,28 +240,18 @@ func (m *manager) heapInUse() int64 {
 // or the API server's /debug/pprof) for d, as soon as it answers, and writes it to
 // path (`go tool pprof -top path`).
 func cpuProfile(ctx context.Context, hc *http.Client, base string, d time.Duration, path string) error {
+	ctx, cancel := context.WithTimeout(ctx, d+time.Minute) // the manager may never answer
+	defer cancel()
 	url := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", base, int(d.Seconds()))
 	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		data, err := get(ctx, hc, url)
+		var refused *net.OpError
+		if errors.As(err, &refused) && ctx.Err() == nil { // not listening yet
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
 		if err != nil {
 			return err
-		}
-		resp, err := hc.Do(req)
-		if err != nil {
-			select { // not listening yet
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(50 * time.Millisecond):
-				continue
-			}
-		}
-		defer resp.Body.Close()
-		data, err := io.ReadAll(resp.Body)
-		if err != nil {
-			return err
-		}
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("%s: %s", resp.Status, data)
 		}
 		fmt.Printf("   CPU profile written to %s\n", path)
 		return os.WriteFile(path, data, 0o644)

@@ -26,7 +26,7 @@ type managerRun struct {
 	// variant are the extra flags of a restart (-restart-variants).
 	variant []string
 	// consistencyChecks are the API server's watch-cache consistency checks of the
-	// four kinds (each lists every object from etcd) between start and ready.
+	// four kinds (each lists every object from etcd) completed between start and ready.
 	consistencyChecks int
 }
 
@@ -163,9 +163,9 @@ func (r *results) restartRows(row func(label, value, target string)) {
 	row("restart: stop after SIGTERM took", seconds(r.first.stopTook), "")
 	// The target holds the restarts of the manager as configured: those without a
 	// variant's extra flags, when there are any.
+	plain := slices.ContainsFunc(r.restarts, func(m managerRun) bool { return len(m.variant) == 0 })
 	var slowest time.Duration
 	judged := 0
-	plain := slices.ContainsFunc(r.restarts, func(m managerRun) bool { return len(m.variant) == 0 })
 	for i, run := range r.restarts {
 		if !plain || len(run.variant) == 0 {
 			slowest = max(slowest, run.ready)
@@ -175,10 +175,14 @@ func (r *results) restartRows(row func(label, value, target string)) {
 		if len(run.variant) > 0 {
 			label += " " + strings.Join(run.variant, " ")
 		}
-		row(label, fmt.Sprintf("%s (API server consistency checks meanwhile: %d)", seconds(run.ready), run.consistencyChecks), "")
-		row("  RSS at ready / Go heap in use", mib(run.atReady.rss)+" / "+heap(run.atReady.heap), "")
+		row(label, fmt.Sprintf("%s (API server consistency checks completed meanwhile: %d)", seconds(run.ready), run.consistencyChecks), "")
+		row("  RSS at ready / Go heap in use / stop took", mib(run.atReady.rss)+" / "+heap(run.atReady.heap)+" / "+seconds(run.stopTook), "")
 	}
-	row(fmt.Sprintf("restart: the slowest of %d without extra flags", judged), seconds(slowest),
+	which := "without extra flags"
+	if !plain {
+		which = "all with extra flags"
+	}
+	row(fmt.Sprintf("restart: the slowest of %d, %s", judged, which), seconds(slowest),
 		fmt.Sprintf("<= %.0f s: %s", targetRestart.Seconds(), verdict(judged > 0 && slowest <= targetRestart)))
 	for _, l := range r.bareLists {
 		row(fmt.Sprintf("  API server alone: list all once, gzip %-5t", l.gzip), fmt.Sprintf("%s (%d objects, %s, nothing decoded)", seconds(l.elapsed), l.objects, mib(l.bytes)), "")
