@@ -6,13 +6,14 @@ import (
 	"fmt"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/crmauthz/crmauthz/api/v1alpha1"
+	"github.com/crmauthz/crmauthz/controllers"
+	"github.com/crmauthz/crmauthz/internal/policy"
 )
 
 // bareReason marks a Ready condition the bare measurement wrote: the manager writes its
@@ -32,7 +33,8 @@ func (b bareResult) rate() float64 { return perSecond(b.objects, b.elapsed) }
 
 // measureBare writes the status of a sample of the loaded objects the way the manager
 // does: one JSON merge patch of the status subresource per object (what
-// client.MergeFrom sends) setting observedGeneration and a Ready condition, with no
+// client.MergeFrom sends) setting observedGeneration and the conditions the manager
+// sets (controllers.SetStatus: Ready and Stalled, and Conflict on templates), with no
 // read first (the manager reads from its informer cache), from a few concurrent
 // writers like the manager's, with the bench's client-side QPS. The sample is whole
 // tenants spread over all of them, so its kinds come in the manager's proportions (a
@@ -41,9 +43,13 @@ func (b bareResult) rate() float64 { return perSecond(b.objects, b.elapsed) }
 func measureBare(ctx context.Context, c client.Client, cfg config, sh shape) (bareResult, error) {
 	perTenant := len(sh.statusObjects)
 	total := min(cfg.bareSample, cfg.n*perTenant)
-	patch, err := barePatch()
-	if err != nil {
-		return bareResult{}, err
+	patches := map[string][]byte{}
+	for _, k := range policy.Kinds {
+		p, err := barePatch(k)
+		if err != nil {
+			return bareResult{}, err
+		}
+		patches[k] = p
 	}
 	keys := make(chan client.Object, cfg.bareWorkers)
 	g, ctx := errgroup.WithContext(ctx)
@@ -66,7 +72,7 @@ func measureBare(ctx context.Context, c client.Client, cfg config, sh shape) (ba
 	for range cfg.bareWorkers {
 		g.Go(func() error {
 			for o := range keys {
-				if err := c.Status().Patch(ctx, o, client.RawPatch(types.MergePatchType, patch)); err != nil {
+				if err := c.Status().Patch(ctx, o, client.RawPatch(types.MergePatchType, patches[kindOf(o)])); err != nil {
 					return fmt.Errorf("patching the status of %T %s/%s: %w", o, o.GetNamespace(), o.GetName(), err)
 				}
 			}
@@ -81,20 +87,30 @@ func measureBare(ctx context.Context, c client.Client, cfg config, sh shape) (ba
 	return res, nil
 }
 
-// barePatch is the status the bare measurement writes: observedGeneration 1 (every
-// object was just created) and a Ready condition with bareReason.
-func barePatch() ([]byte, error) {
-	ready := metav1.Condition{
-		Type: v1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: bareReason,
-		Message:            "written by bench-scale's bare status-write measurement; the manager overwrites it",
-		LastTransitionTime: metav1.Now(), ObservedGeneration: 1,
-	}
-	b, err := json.Marshal(map[string]any{"status": map[string]any{
-		"observedGeneration": 1,
-		"conditions":         []metav1.Condition{ready},
-	}})
+// barePatch is the status the bare measurement writes on an object of kind k: what
+// the manager writes on a compiled object of the kind (observedGeneration 1, as every
+// object was just created), with bareReason as the reason.
+func barePatch(k string) ([]byte, error) {
+	var st v1alpha1.Status
+	controllers.SetStatus(&st, &policy.ObjectStatus{Kind: k, Generation: 1, InForce: true, Ready: true, Reason: bareReason,
+		Message: "written by bench-scale's bare status-write measurement; the manager overwrites it"}, k)
+	b, err := json.Marshal(map[string]any{"status": st})
 	if err != nil {
 		return nil, fmt.Errorf("bare status patch: %w", err)
 	}
 	return b, nil
+}
+
+// kindOf is the policy kind of o, one of shape's statusObjects.
+func kindOf(o client.Object) string {
+	switch o.(type) {
+	case *v1alpha1.PermissionTemplate:
+		return policy.KindPermissionTemplate
+	case *v1alpha1.SalesGroup:
+		return policy.KindSalesGroup
+	case *v1alpha1.LoginPolicy:
+		return policy.KindLoginPolicy
+	default:
+		return policy.KindIPAllowlist
+	}
 }

@@ -96,8 +96,9 @@ func (r *results) header(b *strings.Builder) {
 	fmt.Fprintf(b, "load: %d objects (namespaces, ConfigMaps, crmauthz objects) in %s: %.0f objects/s, %d workers\n",
 		r.load.objects, r.load.elapsed.Round(time.Millisecond), r.load.rate(), c.workers)
 	fmt.Fprintf(b, "bare status-write rate: %d objects (whole tenants: every kind in proportion) in %s: %.0f objects/s. Measured on this API server just before the\n"+
-		"  manager starts: one JSON merge patch of the status subresource per object (observedGeneration and a Ready\n"+
-		"  condition, what the manager's client.MergeFrom sends), no read first (the manager reads its cache), %d workers,\n"+
+		"  manager starts: one JSON merge patch of the status subresource per object (observedGeneration and the manager's\n"+
+		"  conditions, Ready, Stalled, Conflict on templates, as its client.MergeFrom sends them), no read first (the\n"+
+		"  manager reads its cache), %d workers,\n"+
 		"  while this bench's convergence watches run (they watch the manager's writes the same way).\n"+
 		"  The condition's reason (%s) is not the manager's, so the manager still writes every one of them.\n",
 		r.bare.objects, r.bare.elapsed.Round(time.Millisecond), r.bare.rate(), r.bare.workers, bareReason)
