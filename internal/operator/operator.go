@@ -78,7 +78,7 @@ type Options struct {
 	// StatusWriters is how many status patches each kind's writer has in flight (0: 8).
 	StatusWriters int
 	// ListPageSize is how many objects a page of the informers' first lists holds
-	// (see newPagedInformer); 0: one response from the watch cache.
+	// (see pagedInformers); 0: one response from the watch cache.
 	ListPageSize int64
 	// DryRunStatusPeriod is how often DryRun templates' counts of decisions they would
 	// have changed are written to their status (0: a minute).

@@ -141,16 +141,13 @@ func (c *compiler) addPeople(gs []v1alpha1.SalesGroup, kept []int, statuses []*O
 		g, at := &gs[i], int32(gi)
 		count := int32(0)
 		add := func(u *userBuild) {
-			if n := len(u.groups); n == 0 || u.groups[n-1] != at {
-				u.groups = append(u.groups, at)
+			if n := len(u.groups); len(appendNew(&u.groups, at)) > n {
 				count++ // managers who are also members, and ids listed twice, once
 			}
 		}
 		for _, m := range g.Spec.Managers {
 			u := c.user(string(m))
-			if n := len(u.managed); n == 0 || u.managed[n-1] != at {
-				u.managed = append(u.managed, at)
-			}
+			appendNew(&u.managed, at)
 			add(u)
 		}
 		for _, m := range g.Spec.Members {
@@ -159,6 +156,15 @@ func (c *compiler) addPeople(gs []v1alpha1.SalesGroup, kept []int, statuses []*O
 		statuses[i].MemberCount = count
 		statuses[i].Depth = c.s.groups[gi].depth
 	}
+}
+
+// appendNew appends v to *s unless *s ends with it (groups come in index order, so a
+// list holding v ends with it), and returns *s.
+func appendNew(s *[]int32, v int32) []int32 {
+	if n := len(*s); n == 0 || (*s)[n-1] != v {
+		*s = append(*s, v)
+	}
+	return *s
 }
 
 func checkUserIDs(path *field.Path, ids []v1alpha1.UserID) field.ErrorList {
