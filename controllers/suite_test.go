@@ -1,9 +1,16 @@
 package controllers_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -56,8 +63,14 @@ func (leader) IsLeader() bool { return true }
 // store they fill. With selector, the manager is one shard.
 func startManager(t *testing.T, selector labels.Selector) (client.Client, *tenants.Store) {
 	t.Helper()
+	return startManagerWith(t, cfg, selector)
+}
+
+// startManagerWith is startManager talking to the API server through restCfg.
+func startManagerWith(t *testing.T, restCfg *rest.Config, selector labels.Selector) (client.Client, *tenants.Store) {
+	t.Helper()
 	g := NewWithT(t)
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: operator.Scheme(), Metrics: metricsserver.Options{BindAddress: "0"},
+	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{Scheme: operator.Scheme(), Metrics: metricsserver.Options{BindAddress: "0"},
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)}}) // one manager per test
 	g.Expect(err).NotTo(HaveOccurred())
 	store := tenants.NewStore(nil)
@@ -166,3 +179,57 @@ func TestAShardCompilesOnlyItsNamespaces(t *testing.T) {
 	g.Eventually(ready(c, theirs), 10*time.Second).Should(HaveField("Status", metav1.ConditionTrue))
 	g.Expect(store.Get("rec-theirs")).NotTo(BeNil())
 }
+
+// The status writer asks for its patches' answers as metadata only: the API server
+// then encodes no spec or status for an answer nobody reads.
+func TestStatusPatchesAskForMetadataOnly(t *testing.T) {
+	g := NewWithT(t)
+	answers := &patchAnswers{}
+	recorded := rest.CopyConfig(cfg)
+	recorded.Wrap(func(rt http.RoundTripper) http.RoundTripper { return answers.record(rt) })
+	c, _ := startManagerWith(t, recorded, nil)
+	ctx := context.Background()
+	namespace(t, c, "rec-answers", nil)
+	west := group("rec-answers", "west", "", "u-1")
+	g.Expect(c.Create(ctx, west)).To(Succeed())
+	g.Eventually(ready(c, west), 10*time.Second).Should(HaveField("Status", metav1.ConditionTrue))
+	g.Expect(answers.kinds()).To(ContainElement("PartialObjectMetadata"))
+	g.Expect(answers.kinds()).To(HaveEach("PartialObjectMetadata"))
+}
+
+// patchAnswers records the kind of every answer to a status patch.
+type patchAnswers struct {
+	mu   sync.Mutex
+	seen []string
+}
+
+func (a *patchAnswers) record(rt http.RoundTripper) http.RoundTripper {
+	return roundTripper(func(req *http.Request) (*http.Response, error) {
+		resp, err := rt.RoundTrip(req)
+		if err != nil || req.Method != http.MethodPatch || !strings.HasSuffix(req.URL.Path, "/status") {
+			return resp, err
+		}
+		body, err := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		var answer metav1.TypeMeta
+		_ = json.Unmarshal(body, &answer)
+		a.mu.Lock()
+		a.seen = append(a.seen, answer.Kind)
+		a.mu.Unlock()
+		return resp, nil
+	})
+}
+
+func (a *patchAnswers) kinds() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Clone(a.seen)
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }

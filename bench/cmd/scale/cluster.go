@@ -30,8 +30,10 @@ type cluster struct {
 	client     client.Client
 	watcher    client.WithWatch
 	kubeconfig string
-	tmp        string // holds the kubeconfig
+	tmp        string // holds the kubeconfig and the API server's GC-tracing wrapper
 	versions   string
+	// gc follows the API server's garbage collections.
+	gc *gcTrace
 }
 
 // startCluster starts etcd and kube-apiserver from bin/k8s (what `make envtest`
@@ -53,6 +55,16 @@ func startCluster(cfg config) (*cluster, error) {
 		ControlPlaneStartTimeout: 2 * time.Minute,
 		ControlPlaneStopTimeout:  2 * time.Minute,
 	}
+	tmp, err := os.MkdirTemp("", "bench-scale-")
+	if err != nil {
+		return nil, fmt.Errorf("temporary directory: %w", err)
+	}
+	cl := &cluster{tmp: tmp, versions: versions(assets), gc: newGCTrace()}
+	api := env.ControlPlane.GetAPIServer()
+	if api.Path, err = gcTracedBinary(tmp, filepath.Join(assets, "kube-apiserver")); err != nil {
+		return nil, errors.Join(err, os.RemoveAll(tmp))
+	}
+	api.Err = cl.gc
 	env.ControlPlane.Etcd = &envtest.Etcd{}
 	env.ControlPlane.Etcd.Configure().Append("quota-backend-bytes", etcdQuota)
 	if !cfg.consistencyChecks {
@@ -60,16 +72,16 @@ func startCluster(cfg config) (*cluster, error) {
 		// every object from etcd and digests it: here a minute of a core for the
 		// SalesGroups alone, on the two cores the manager and the API server share. A
 		// restart it overlapped took 68–109 s instead of 50–57 s.
-		env.ControlPlane.GetAPIServer().Configure().Append("feature-gates", "DetectCacheInconsistency=false")
+		api.Configure().Append("feature-gates", "DetectCacheInconsistency=false")
 	}
 	// The API server's in-flight limits are left alone: envtest's admin user, which the
 	// bench and the manager both use, is in system:masters, which API Priority and
 	// Fairness exempts from them.
 	restCfg, err := env.Start()
 	if err != nil {
-		return nil, fmt.Errorf("starting envtest: %w", err)
+		return nil, errors.Join(fmt.Errorf("starting envtest: %w", err), os.RemoveAll(tmp))
 	}
-	cl := &cluster{env: env, versions: versions(assets)}
+	cl.env = env
 	if err := cl.connect(restCfg, cfg); err != nil {
 		return cl, errors.Join(err, cl.stop())
 	}
@@ -91,9 +103,6 @@ func (cl *cluster) connect(restCfg *rest.Config, cfg config) error {
 	}
 	if cl.watcher, err = client.NewWithWatch(restCfg, client.Options{Scheme: scheme}); err != nil {
 		return fmt.Errorf("watching client: %w", err)
-	}
-	if cl.tmp, err = os.MkdirTemp("", "bench-scale-"); err != nil {
-		return fmt.Errorf("kubeconfig: %w", err)
 	}
 	if cl.kubeconfig, err = testenv.Kubeconfig(restCfg, cl.tmp); err != nil {
 		return fmt.Errorf("kubeconfig: %w", err)

@@ -32,14 +32,18 @@ import (
 
 // config is what the flags set.
 type config struct {
-	root, out    string
-	n            int
-	seed         uint64
-	timeout      time.Duration
-	readyLimit   time.Duration
-	workers      int
-	bareWorkers  int
-	bareSample   int
+	root, out   string
+	n           int
+	seed        uint64
+	timeout     time.Duration
+	readyLimit  time.Duration
+	workers     int
+	bareWorkers int
+	bareSample  int
+	// bareGCCycles is how many of the API server's garbage collections the bare
+	// measurement spans at least; bareMax bounds how long it writes.
+	bareGCCycles int
+	bareMax      time.Duration
 	qps          float32
 	burst        int
 	managerFlags []string
@@ -69,7 +73,9 @@ func parseFlags() (config, error) {
 	flag.DurationVar(&c.readyLimit, "ready-limit", 10*time.Minute, "how long to wait for the manager's /readyz")
 	flag.IntVar(&c.workers, "workers", 16, "concurrent writers while loading")
 	flag.IntVar(&c.bareWorkers, "bare-workers", 8, "concurrent writers of the bare status-write measurement")
-	flag.IntVar(&c.bareSample, "bare-sample", 3000, "SalesGroups whose status the bare measurement writes (at most all)")
+	flag.IntVar(&c.bareSample, "bare-sample", 3000, "statuses the bare measurement times at least (at most all)")
+	flag.IntVar(&c.bareGCCycles, "bare-gc-cycles", 3, "garbage collections of the API server the bare measurement spans at least, timed from the end of one to the end of another")
+	flag.DurationVar(&c.bareMax, "bare-max", 5*time.Minute, "how long the bare measurement writes at most (it then stops without waiting for a garbage collection)")
 	flag.Float64Var(&qps, "qps", 2000, "client-side QPS of the bench's own clients")
 	flag.IntVar(&c.burst, "burst", 4000, "client-side burst of the bench's own clients")
 	flag.StringVar(&managerFlags, "manager-flags", os.Getenv("MANAGER_FLAGS"), "extra flags for `crmauthz manager` (default: $MANAGER_FLAGS)")
@@ -93,6 +99,9 @@ func parseFlags() (config, error) {
 	}
 	if c.n < 1 {
 		return c, errors.New("-n must be at least 1")
+	}
+	if c.bareGCCycles < 1 || c.bareSample < 1 {
+		return c, errors.New("-bare-gc-cycles and -bare-sample must be at least 1")
 	}
 	if c.restarts < 1 {
 		return c, errors.New("-restarts must be at least 1")
@@ -167,7 +176,7 @@ func run(ctx context.Context, cfg config) (err error) {
 	}
 
 	step("bare status-write rate of this API server (watched by this bench, as the manager's writes will be)")
-	if r.bare, err = measureBare(ctx, cl.client, cfg, r.shape); err != nil {
+	if r.bare, err = measureBare(ctx, cl, cfg, r.shape); err != nil {
 		return err
 	}
 
@@ -216,6 +225,7 @@ func firstRun(ctx context.Context, cfg config, cl *cluster, bin string, tr *trac
 		return err
 	}
 	r.first.atReady = m.memory()
+	gcAtReady, _ := cl.gc.snapshot()
 	fmt.Printf("   ready after %s, RSS %s\n", r.first.ready.Round(time.Millisecond), mib(r.first.atReady.rss))
 
 	// The change is made now, while the backlog is as long as it will be; measureChange
@@ -228,6 +238,7 @@ func firstRun(ctx context.Context, cfg config, cl *cluster, bin string, tr *trac
 
 	step(fmt.Sprintf("waiting for %d statuses to converge (time limit %s from the manager's start)", tr.total, cfg.timeout))
 	r.converge = tr.wait(ctx, deadline, m.exited)
+	r.convergeGC = cl.gc.since(gcAtReady)
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -237,7 +248,7 @@ func firstRun(ctx context.Context, cfg config, cl *cluster, bin string, tr *trac
 	r.first.steady = m.memory()
 	r.change = <-changed // bounded by deadline, like the wait above
 	step("bare status-write rate again, the manager running idle")
-	if r.bareAfter, err = measureBare(ctx, cl.client, cfg, r.shape); err != nil {
+	if r.bareAfter, err = measureBare(ctx, cl, cfg, r.shape); err != nil {
 		return err
 	}
 	step("restart: stopping the manager (SIGTERM)")

@@ -47,7 +47,10 @@ type results struct {
 	first     managerRun
 	restarts  []managerRun
 	converge  progress
-	change    changeResult
+	// convergeGC is the API server's garbage collections from the manager's ready to
+	// its last status.
+	convergeGC gcSnapshot
+	change     changeResult
 }
 
 // report is the plain-text table printed at the end and written to out/scale-N.txt.
@@ -95,18 +98,31 @@ func (r *results) header(b *strings.Builder) {
 	fmt.Fprintf(b, "clients: envtest's admin (system:masters, exempt from API Priority and Fairness), bench clients at QPS %.0f, burst %d\n\n", c.qps, c.burst)
 	fmt.Fprintf(b, "load: %d objects (namespaces, ConfigMaps, crmauthz objects) in %s: %.0f objects/s, %d workers\n",
 		r.load.objects, r.load.elapsed.Round(time.Millisecond), r.load.rate(), c.workers)
-	fmt.Fprintf(b, "bare status-write rate: %d objects (whole tenants: every kind in proportion) in %s: %.0f objects/s. Measured on this API server just before the\n"+
+	fmt.Fprintf(b, "bare status-write rate: %s. Measured on this API server just before the\n"+
 		"  manager starts: one JSON merge patch of the status subresource per object (observedGeneration and the manager's\n"+
 		"  conditions, Ready, Stalled, Conflict on templates, as its client.MergeFrom sends them), no read first (the\n"+
-		"  manager reads its cache), %d workers,\n"+
+		"  manager reads its cache), %d workers, whole tenants in order (every kind in proportion),\n"+
 		"  while this bench's convergence watches run (they watch the manager's writes the same way).\n"+
+		"  Timed from the end of one garbage collection of the API server to the end of another, over at least %d of them\n"+
+		"  and %d statuses (-bare-gc-cycles, -bare-sample), as the manager's statuses are timed over many.\n"+
 		"  The condition's reason (%s) is not the manager's, so the manager still writes every one of them.\n",
-		r.bare.objects, r.bare.elapsed.Round(time.Millisecond), r.bare.rate(), r.bare.workers, bareReason)
-	if r.bareAfter.objects > 0 {
-		fmt.Fprintf(b, "bare again, after convergence, the manager running idle (its watches open, so every write also reaches it): %d objects in %s: %.0f objects/s.\n"+
+		r.bare, r.bare.workers, c.bareGCCycles, c.bareSample, bareReason)
+	if r.bareAfter.written > 0 {
+		fmt.Fprintf(b, "bare again, after convergence, the manager running idle (its watches open, so every write also reaches it): %s.\n"+
 			"  The target compares with the faster of the two: the API server's own rate moves a lot as its heap grows.\n",
-			r.bareAfter.objects, r.bareAfter.elapsed.Round(time.Millisecond), r.bareAfter.rate())
+			r.bareAfter)
 	}
+	fmt.Fprintf(b, "while the manager wrote its statuses (from its ready to the last): %s\n", r.convergeGC)
+}
+
+// String is the measurement in a sentence.
+func (b bareResult) String() string {
+	edges := ""
+	if !b.gcBound {
+		edges = ", not between two garbage collections (-bare-max or every object written first)"
+	}
+	return fmt.Sprintf("%d objects in %s, %s%s: %.0f objects/s (%d written in all)",
+		b.objects, b.elapsed.Round(time.Millisecond), b.gc, edges, b.rate(), b.written)
 }
 
 func (r *results) firstRows(row func(label, value, target string)) {
@@ -127,7 +143,7 @@ func (r *results) convergeRows(row func(label, value, target string)) {
 	share := func(rate float64) string {
 		return fmt.Sprintf("%.0f/s = %.0f%% of bare", rate, 100*rate/bare)
 	}
-	if after, before := r.bareAfter.rate(), bare; r.bareAfter.objects > 0 {
+	if after, before := r.bareAfter.rate(), bare; r.bareAfter.written > 0 {
 		share = func(rate float64) string {
 			return fmt.Sprintf("%.0f/s = %.0f%% of bare before, %.0f%% of bare after", rate, 100*rate/before, 100*rate/after)
 		}
