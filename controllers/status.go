@@ -224,20 +224,24 @@ var nudgeHandler = handler.TypedFuncs[nudge, reconcile.Request]{
 	},
 }
 
-// SetStatus writes the Ready (and, for templates, Conflict) conditions and
-// observedGeneration from what compiling found. Conditions keep their transition time
+// SetStatus writes the Ready, Stalled (only while True) and, for templates, Conflict
+// conditions and observedGeneration from what compiling found. Conditions keep their transition time
 // when their status does not change.
 func SetStatus(s *v1alpha1.Status, st *policy.ObjectStatus, kind string) {
 	ready := metav1.Condition{Type: v1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: st.Reason, Message: st.Message, ObservedGeneration: st.Generation}
 	// Stalled follows the kstatus conventions: an object left out is a failure to
-	// report, not progress to wait for (Ready=False alone reads as InProgress).
-	stalled := metav1.Condition{Type: v1alpha1.ConditionStalled, Status: metav1.ConditionFalse, Reason: st.Reason,
-		Message: "The object is in the policy in force", ObservedGeneration: st.Generation}
-	if !st.Ready {
-		ready.Status, stalled.Status, stalled.Message = metav1.ConditionFalse, metav1.ConditionTrue, st.Message
+	// report, not progress to wait for (Ready=False alone reads as InProgress). It is
+	// there only while True, as Flux's own controllers do and kstatus reads it: a
+	// Stalled=False on each of a quarter of a million healthy objects was ~9% of their
+	// bytes (the condition and its managed fields) in every list, watch and write.
+	if st.Ready {
+		meta.RemoveStatusCondition(&s.Conditions, v1alpha1.ConditionStalled)
+	} else {
+		ready.Status = metav1.ConditionFalse
+		meta.SetStatusCondition(&s.Conditions, metav1.Condition{Type: v1alpha1.ConditionStalled, Status: metav1.ConditionTrue,
+			Reason: st.Reason, Message: st.Message, ObservedGeneration: st.Generation})
 	}
 	meta.SetStatusCondition(&s.Conditions, ready)
-	meta.SetStatusCondition(&s.Conditions, stalled)
 	if kind == policy.KindPermissionTemplate {
 		conflict := metav1.Condition{Type: v1alpha1.ConditionConflict, Status: metav1.ConditionFalse, Reason: v1alpha1.ReasonNoConflict,
 			Message: "The template governs everyone it names", ObservedGeneration: st.Generation}

@@ -39,19 +39,17 @@ func TestSetStatus(t *testing.T) {
 			g.Expect(ready.Reason).To(Equal(c.st.Reason))
 			g.Expect(ready.ObservedGeneration).To(Equal(c.st.Generation))
 			g.Expect(s.ObservedGeneration).To(Equal(c.st.Generation))
-			// Stalled mirrors Ready for kstatus: True, with Ready's reason and message,
-			// exactly while Ready is False.
+			// Stalled for kstatus: True, with Ready's reason and message, exactly while
+			// Ready is False; absent otherwise.
 			stalled := meta.FindStatusCondition(s.Conditions, v1alpha1.ConditionStalled)
-			g.Expect(stalled).NotTo(BeNil())
-			wantStalled := metav1.ConditionFalse
-			if c.ready == metav1.ConditionFalse {
-				wantStalled = metav1.ConditionTrue
-			}
-			g.Expect(stalled.Status).To(Equal(wantStalled))
-			g.Expect(stalled.Reason).To(Equal(c.st.Reason))
-			g.Expect(stalled.ObservedGeneration).To(Equal(c.st.Generation))
-			if c.ready == metav1.ConditionFalse {
+			if c.ready == metav1.ConditionTrue {
+				g.Expect(stalled).To(BeNil())
+			} else {
+				g.Expect(stalled).NotTo(BeNil())
+				g.Expect(stalled.Status).To(Equal(metav1.ConditionTrue))
+				g.Expect(stalled.Reason).To(Equal(c.st.Reason))
 				g.Expect(stalled.Message).To(Equal(c.st.Message))
+				g.Expect(stalled.ObservedGeneration).To(Equal(c.st.Generation))
 			}
 			conflict := meta.FindStatusCondition(s.Conditions, v1alpha1.ConditionConflict)
 			if c.conflict == "" {
@@ -77,6 +75,12 @@ func TestSetStatusKeepsTransitionTime(t *testing.T) {
 	st.Ready, st.Reason = false, v1alpha1.ReasonProxyListUnavailable
 	SetStatus(&s, &st, policy.KindIPAllowlist)
 	g.Expect(meta.FindStatusCondition(s.Conditions, v1alpha1.ConditionReady).LastTransitionTime).NotTo(Equal(first))
+	g.Expect(meta.IsStatusConditionTrue(s.Conditions, v1alpha1.ConditionStalled)).To(BeTrue())
+	// Fixed, it is no longer stalled: the condition goes.
+	st.Ready, st.Reason = true, v1alpha1.ReasonCompiled
+	SetStatus(&s, &st, policy.KindIPAllowlist)
+	g.Expect(meta.FindStatusCondition(s.Conditions, v1alpha1.ConditionStalled)).To(BeNil())
+	g.Expect(s.Conditions).To(HaveLen(1))
 }
 
 // TestFingerprintIgnoresOrderAndStatus: a cache lists objects in any order, and status

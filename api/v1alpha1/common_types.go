@@ -86,7 +86,7 @@ const (
 	// False: the object as written is not enforced (left out, held at its last good
 	// generation, or in force but failing closed) and will not be without a change
 	// to it or to what it references. kstatus, and so Flux and kubectl wait, read it
-	// as Failed rather than as progress.
+	// as Failed rather than as progress. It is absent while Ready is True.
 	ConditionStalled = "Stalled"
 
 	// ReasonCompiled: the object compiled and is enforced.

@@ -40,7 +40,7 @@ func (b bareResult) rate() float64 { return perSecond(b.objects, b.elapsed) }
 // measureBare writes the status of loaded objects the way the manager does: one JSON
 // merge patch of the status subresource per object (what client.MergeFrom sends)
 // setting observedGeneration and the conditions the manager sets
-// (controllers.SetStatus: Ready and Stalled, and Conflict on templates), with no read
+// (controllers.SetStatus: Ready, and Conflict on templates), with no read
 // first (the manager reads from its informer cache), from a few concurrent writers
 // like the manager's, with the bench's client-side QPS. It goes through whole
 // tenants in order, so its kinds come in the manager's proportions (a template's

@@ -100,7 +100,7 @@ func (r *results) header(b *strings.Builder) {
 		r.load.objects, r.load.elapsed.Round(time.Millisecond), r.load.rate(), c.workers)
 	fmt.Fprintf(b, "bare status-write rate: %s. Measured on this API server just before the\n"+
 		"  manager starts: one JSON merge patch of the status subresource per object (observedGeneration and the manager's\n"+
-		"  conditions, Ready, Stalled, Conflict on templates, as its client.MergeFrom sends them), no read first (the\n"+
+		"  conditions, controllers.SetStatus's, as its client.MergeFrom sends them), no read first (the\n"+
 		"  manager reads its cache), %d workers, whole tenants in order (every kind in proportion),\n"+
 		"  while this bench's convergence watches run (they watch the manager's writes the same way).\n"+
 		"  Timed from the end of one garbage collection of the API server to the end of another, over at least %d of them\n"+
