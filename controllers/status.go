@@ -164,8 +164,7 @@ func (r *statusReconciler[T]) patchStatus(ctx context.Context, before, after T) 
 		Body(data).Do(ctx).Error()
 }
 
-// metadataOnlyAnswer asks the API server for a PartialObjectMetadata answer, or
-// the object as JSON where it cannot give one.
+// metadataOnlyAnswer: PartialObjectMetadata, else the object as JSON.
 const metadataOnlyAnswer = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
 
 // resourceName is the kind's resource (e.g. salesgroups), asked of the REST mapper
@@ -225,8 +224,8 @@ var nudgeHandler = handler.TypedFuncs[nudge, reconcile.Request]{
 }
 
 // SetStatus writes the Ready, Stalled (only while True) and, for templates, Conflict
-// conditions and observedGeneration from what compiling found. Conditions keep their transition time
-// when their status does not change.
+// conditions and observedGeneration from what compiling found. Conditions keep their
+// transition time when their status does not change.
 func SetStatus(s *v1alpha1.Status, st *policy.ObjectStatus, kind string) {
 	ready := metav1.Condition{Type: v1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: st.Reason, Message: st.Message, ObservedGeneration: st.Generation}
 	// Stalled follows the kstatus conventions: an object left out is a failure to
@@ -234,14 +233,16 @@ func SetStatus(s *v1alpha1.Status, st *policy.ObjectStatus, kind string) {
 	// there only while True, as Flux's own controllers do and kstatus reads it: a
 	// Stalled=False on each of a quarter of a million healthy objects was ~9% of their
 	// bytes (the condition and its managed fields) in every list, watch and write.
+	if !st.Ready {
+		ready.Status = metav1.ConditionFalse
+	}
+	meta.SetStatusCondition(&s.Conditions, ready)
 	if st.Ready {
 		meta.RemoveStatusCondition(&s.Conditions, v1alpha1.ConditionStalled)
 	} else {
-		ready.Status = metav1.ConditionFalse
 		meta.SetStatusCondition(&s.Conditions, metav1.Condition{Type: v1alpha1.ConditionStalled, Status: metav1.ConditionTrue,
 			Reason: st.Reason, Message: st.Message, ObservedGeneration: st.Generation})
 	}
-	meta.SetStatusCondition(&s.Conditions, ready)
 	if kind == policy.KindPermissionTemplate {
 		conflict := metav1.Condition{Type: v1alpha1.ConditionConflict, Status: metav1.ConditionFalse, Reason: v1alpha1.ReasonNoConflict,
 			Message: "The template governs everyone it names", ObservedGeneration: st.Generation}

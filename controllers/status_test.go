@@ -76,11 +76,15 @@ func TestSetStatusKeepsTransitionTime(t *testing.T) {
 	SetStatus(&s, &st, policy.KindIPAllowlist)
 	g.Expect(meta.FindStatusCondition(s.Conditions, v1alpha1.ConditionReady).LastTransitionTime).NotTo(Equal(first))
 	g.Expect(meta.IsStatusConditionTrue(s.Conditions, v1alpha1.ConditionStalled)).To(BeTrue())
-	// Fixed, it is no longer stalled: the condition goes.
+	// Fixed, it is no longer stalled: the condition goes (as it does from a status an
+	// earlier version wrote with Stalled=False).
 	st.Ready, st.Reason = true, v1alpha1.ReasonCompiled
 	SetStatus(&s, &st, policy.KindIPAllowlist)
 	g.Expect(meta.FindStatusCondition(s.Conditions, v1alpha1.ConditionStalled)).To(BeNil())
 	g.Expect(s.Conditions).To(HaveLen(1))
+	s.Conditions = append(s.Conditions, metav1.Condition{Type: v1alpha1.ConditionStalled, Status: metav1.ConditionFalse, Reason: v1alpha1.ReasonCompiled})
+	SetStatus(&s, &st, policy.KindIPAllowlist)
+	g.Expect(s.Conditions).To(ConsistOf(HaveField("Type", v1alpha1.ConditionReady)))
 }
 
 // TestFingerprintIgnoresOrderAndStatus: a cache lists objects in any order, and status

@@ -50,9 +50,10 @@ func (b bareResult) rate() float64 { return perSecond(b.objects, b.elapsed) }
 // The rate is timed from the end of one of the API server's garbage collections to
 // the end of another, over at least cfg.bareGCCycles of them and cfg.bareSample
 // objects, as the manager's statuses are timed over the dozens of collections its
-// backlog takes: at 1,000 tenants a few seconds of writes between two collections
-// ran at 435/s and ones across a collection at 254/s. It stops without a
-// collection's edge after cfg.bareMax, or once every object is written.
+// backlog takes: at 1,000 tenants a collection comes every 18–25 s of writes and
+// takes 6–9 s of CPU, so a sample of a few seconds ran fast or slow as it fell
+// between collections or on one (254/s to 435/s in runs 5–9). It stops early after
+// cfg.bareMax, or once every object is written.
 func measureBare(ctx context.Context, cl *cluster, cfg config, sh shape) (bareResult, error) {
 	perTenant := len(sh.statusObjects)
 	total := cfg.n * perTenant
@@ -109,38 +110,80 @@ func measureBare(ctx context.Context, cl *cluster, cfg config, sh shape) (bareRe
 	return res, nil
 }
 
+// edge is the end of one of the API server's garbage collections, and how many
+// statuses the writers had written by then.
+type edge struct {
+	at      time.Time
+	written int64
+	gc      gcSnapshot
+}
+
+// window is the measurement from edge a to edge b.
+func window(a, b edge, bound bool) bareResult {
+	return bareResult{objects: b.written - a.written, elapsed: b.at.Sub(a.at), gc: b.gc.minus(a.gc), gcBound: bound}
+}
+
 // timeWindow times the window measureBare describes while the writers run, and
-// returns once it ends (or the writers do).
+// returns once it ends.
 func timeWindow(ctx context.Context, gc *gcTrace, cfg config, written *atomic.Int64, writersDone <-chan struct{}) bareResult {
 	limit := time.NewTimer(cfg.bareMax)
 	defer limit.Stop()
-	// Until a collection completes, the window is the whole run.
-	start, next := gc.snapshot()
-	startAt, startWritten, onEdge := time.Now(), int64(0), false
-	end := func(bound bool) bareResult {
-		return bareResult{objects: written.Load() - startWritten, elapsed: time.Since(startAt),
-			gc: gc.since(start), gcBound: onEdge && bound}
+	now := func() (edge, <-chan struct{}) {
+		snap, next := gc.snapshot()
+		return edge{at: time.Now(), written: written.Load(), gc: snap}, next
 	}
+	began, next := now()
+	w := windowTimer{cycles: cfg.bareGCCycles, sample: int64(cfg.bareSample), began: began}
 	for {
 		select {
 		case <-next:
-			var now gcSnapshot
-			now, next = gc.snapshot()
-			if !onEdge {
-				start, startAt, startWritten, onEdge = now, time.Now(), written.Load(), true
-				continue
-			}
-			if now.cycles-start.cycles >= cfg.bareGCCycles && written.Load()-startWritten >= int64(cfg.bareSample) {
-				return end(true)
+			var e edge
+			e, next = now()
+			if r, done := w.edge(e); done {
+				return r
 			}
 		case <-limit.C:
-			return end(false)
+			e, _ := now()
+			return w.stop(e)
 		case <-writersDone:
-			return end(false)
+			e, _ := now()
+			return w.stop(e)
 		case <-ctx.Done():
-			return end(false)
+			e, _ := now()
+			return w.stop(e)
 		}
 	}
+}
+
+// windowTimer is timeWindow's bookkeeping: the window opens at the first edge and
+// closes at the first one after at least cycles collections and sample statuses.
+// Stopped early (-bare-max, or every object written), it keeps the whole collections
+// it saw, from the first edge to the last (fewer than asked); with none, the writes
+// since began, bound to no collection.
+type windowTimer struct {
+	cycles      int
+	sample      int64
+	began       edge
+	first, last *edge
+}
+
+// edge takes the end of a collection, and says whether the window is complete.
+func (w *windowTimer) edge(e edge) (bareResult, bool) {
+	if w.first == nil {
+		w.first = &e
+		return bareResult{}, false
+	}
+	w.last = &e
+	r := window(*w.first, e, true)
+	return r, r.gc.cycles >= w.cycles && r.objects >= w.sample
+}
+
+// stop is the window when the writing stops at now.
+func (w *windowTimer) stop(now edge) bareResult {
+	if w.last != nil {
+		return window(*w.first, *w.last, true)
+	}
+	return window(w.began, now, false)
 }
 
 // barePatch is the status the bare measurement writes on an object of kind k: what
