@@ -142,16 +142,13 @@ func timeWindow(ctx context.Context, gc *gcTrace, cfg config, written *atomic.In
 			if r, done := w.edge(e); done {
 				return r
 			}
+			continue
 		case <-limit.C:
-			e, _ := now()
-			return w.stop(e)
 		case <-writersDone:
-			e, _ := now()
-			return w.stop(e)
 		case <-ctx.Done():
-			e, _ := now()
-			return w.stop(e)
 		}
+		e, _ := now()
+		return w.stop(e)
 	}
 }
 

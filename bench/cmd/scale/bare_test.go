@@ -23,35 +23,34 @@ func TestWindowTimerSpansWholeCollections(t *testing.T) {
 		}
 	}
 
-	t.Run("complete at the statuses asked", func(t *testing.T) {
-		w := windowTimer{cycles: 2, sample: 100, began: at(0, 0, 7)}
-		for _, e := range []edge{
-			at(5, 50, 8),    // opens the window
-			at(25, 100, 9),  // one collection of two
-			at(45, 140, 10), // two collections, but 90 statuses of 100
-		} {
-			if _, done := w.edge(e); done {
-				t.Fatalf("closed at %s", e.at.Sub(t0))
+	for _, c := range []struct {
+		name           string
+		cycles, sample int
+		before         []edge // edges that must not close the window, the first opening it
+		closing        edge
+		objects, secs  int
+		cyclesInWindow int
+	}{
+		{"complete at the statuses asked", 2, 100,
+			// one collection of two; two, but 90 statuses of 100
+			[]edge{at(5, 50, 8), at(25, 100, 9), at(45, 140, 10)}, at(60, 150, 11), 100, 55, 3},
+		{"complete at the collections asked", 2, 10,
+			[]edge{at(5, 50, 8), at(25, 100, 9)}, at(45, 140, 10), 90, 40, 2},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w := windowTimer{cycles: c.cycles, sample: int64(c.sample), began: at(0, 0, 7)}
+			for _, e := range c.before {
+				if _, done := w.edge(e); done {
+					t.Fatalf("closed at %s", e.at.Sub(t0))
+				}
 			}
-		}
-		r, done := w.edge(at(60, 150, 11)) // three collections, 100 statuses
-		if !done {
-			t.Fatal("not closed with both met")
-		}
-		want(t, r, 100, 55, 3, true)
-	})
-	t.Run("complete at the collections asked", func(t *testing.T) {
-		w := windowTimer{cycles: 2, sample: 10, began: at(0, 0, 7)}
-		w.edge(at(5, 50, 8))
-		if _, done := w.edge(at(25, 100, 9)); done {
-			t.Fatal("closed after one collection of two")
-		}
-		r, done := w.edge(at(45, 140, 10))
-		if !done {
-			t.Fatal("not closed after two collections")
-		}
-		want(t, r, 90, 40, 2, true)
-	})
+			r, done := w.edge(c.closing)
+			if !done {
+				t.Fatalf("not closed at %s", c.closing.at.Sub(t0))
+			}
+			want(t, r, c.objects, c.secs, c.cyclesInWindow, true)
+		})
+	}
 	t.Run("stopped after whole collections", func(t *testing.T) {
 		w := windowTimer{cycles: 3, sample: 100, began: at(0, 0, 7)}
 		w.edge(at(5, 50, 8))
